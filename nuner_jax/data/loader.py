@@ -25,11 +25,17 @@ class LoaderConfig:
     batch_size: int = 32  # global rows per step
     max_length: int = 128  # tokens per row
     pack: bool = True  # several sentences per row (segment ids keep them apart)
-    max_concepts: int = 512  # static concept slots per batch: positives first, then negatives
+    max_concepts: int = 448  # static concept slots per batch: positives first, then negatives
     num_negatives: int = 64  # concepts absent from the batch, sampled from the vocabulary
     negative_power: float = 0.75  # P(negative) ~ count ** power
-    concept_max_length: int = 16
+    concept_max_length: int = 16  # tokens per concept name (special tokens included)
+    concept_row_length: int = 64  # concept names are packed into rows of this many tokens
+    concept_rows: int = 0  # static rows for concept names; 0: max_concepts * 4 tokens / row length
     seed: int = 0
+
+    @property
+    def num_concept_rows(self) -> int:
+        return self.concept_rows or -(-self.max_concepts * 4 // self.concept_row_length)
 
 
 def pack_rows(order: np.ndarray, lengths: np.ndarray, max_length: int, pack: bool) -> list[list[int]]:
@@ -47,6 +53,35 @@ def pack_rows(order: np.ndarray, lengths: np.ndarray, max_length: int, pack: boo
     if row:
         rows.append(row)
     return rows
+
+
+def pack_concept_names(names: list[list[int]], cfg: LoaderConfig, pad_id: int) -> dict[str, np.ndarray]:
+    """Concept names (token ids with specials) packed into fixed rows, in slot order.
+
+    Returns the rows, their segment ids (one segment per name), the slot of every token
+    (`max_concepts` for padding), the flat index of each slot's first token, and the slot mask.
+    Names that no longer fit are left out (the caller reports them).
+    """
+    R, Lr, C = cfg.num_concept_rows, cfg.concept_row_length, cfg.max_concepts
+    ids = np.full((R, Lr), pad_id, np.int32)
+    segments = np.zeros((R, Lr), np.int32)
+    token_slot = np.full((R, Lr), C, np.int32)
+    first = np.zeros(C, np.int32)
+    mask = np.zeros(C, bool)
+    row, pos = 0, 0
+    for slot, name in enumerate(names[:C]):
+        if pos + len(name) > Lr:
+            row, pos = row + 1, 0
+        if row >= R:
+            break
+        ids[row, pos : pos + len(name)] = name
+        segments[row, pos : pos + len(name)] = slot + 1
+        token_slot[row, pos : pos + len(name)] = slot
+        first[slot] = row * Lr + pos
+        mask[slot] = True
+        pos += len(name)
+    return {"concept_ids": ids, "concept_segments": segments, "concept_token_slot": token_slot,
+            "concept_first": first, "concept_mask": mask}
 
 
 class PretrainBatches:
@@ -73,10 +108,12 @@ class PretrainBatches:
         self.special_ids = np.array([self.info["tokenizer"]["cls_id"], self.info["tokenizer"]["sep_id"]])
         counts = np.asarray(self.vocab.counts, np.float64) ** cfg.negative_power
         self._negative_logp = np.log(counts / counts.sum())
-        self._concept_tokens = np.full((len(self.vocab), cfg.concept_max_length), self.pad_id, np.int32)
-        for i, ids in enumerate(self.vocab.token_ids or []):
-            ids = ids[: cfg.concept_max_length]
-            self._concept_tokens[i, : len(ids)] = ids
+        if not self.vocab.token_ids:
+            raise ValueError(f"{self.data_dir / VOCAB_NAME}: concepts have no token ids; re-run prepare")
+        if cfg.concept_max_length > cfg.concept_row_length:
+            raise ValueError("concept_max_length must not exceed concept_row_length")
+        self._concept_tokens = [ids[: cfg.concept_max_length - 1] + ids[-1:] if len(ids) > cfg.concept_max_length
+                                else ids for ids in self.vocab.token_ids]
         if self.steps_per_epoch == 0:
             raise ValueError(f"{self.data_dir}/{split}: {len(self.index)} records make no full batch of "
                              f"{cfg.batch_size} rows")
@@ -142,19 +179,17 @@ class PretrainBatches:
                     if slot is not None:
                         labels[b, pos + first : pos + last + 1, slot] = True
                 pos += n
-        concept_mask = np.zeros(C, bool)
-        concept_mask[: len(slots)] = True
-        concept_ids = np.full((C, cfg.concept_max_length), self.pad_id, np.int32)
-        concept_ids[: len(slots)] = self._concept_tokens[slots]
-        concept_ids[len(slots):, 0] = self.info["tokenizer"]["cls_id"]  # keep empty slots numerically harmless
+        concepts = pack_concept_names([self._concept_tokens[c] for c in slots], cfg, self.pad_id)
+        n_packed = int(concepts["concept_mask"].sum())
+        overflow += max(0, min(len(slots), cfg.max_concepts - cfg.num_negatives) - n_packed)
+        if n_packed < len(slots):  # names that did not fit the concept rows lose their labels this step
+            labels[:, :, n_packed:] = False
         return {
             "input_ids": input_ids,
             "segment_ids": segment_ids,
             "token_mask": token_mask,
             "labels": labels,
-            "concept_ids": concept_ids,
-            "concept_attention": (concept_ids != self.pad_id).astype(np.int32),
-            "concept_mask": concept_mask,
+            **concepts,
             "concept_overflow": np.asarray(overflow, np.int32),
         }
 
