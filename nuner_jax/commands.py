@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 from collections.abc import Callable
 from pathlib import Path
@@ -79,3 +80,44 @@ def _add_pretrain(sub: argparse._SubParsersAction) -> None:
 
 
 REGISTRY: list[Callable[[argparse._SubParsersAction], None]] = [_add_prepare, _add_pretrain]
+
+
+def _fewshot(args: argparse.Namespace) -> None:
+    from nuner_jax.eval.benchmarks import BENCHMARKS
+    from nuner_jax.eval.fewshot import FewShotConfig, evaluate_models
+    from nuner_jax.eval.report import METRIC_LABELS, markdown_table, plot
+
+    datasets = sorted(BENCHMARKS) if args.datasets == ["all"] else args.datasets
+    names = args.names or args.models
+    if len(names) != len(args.models):
+        raise ValueError("--names must give one name per --models entry")
+    cfg = FewShotConfig(ks=tuple(args.ks), seeds=tuple(args.seeds), test_cap=args.test_cap,
+                        layers=tuple(args.layers), c=args.c)
+    rows = evaluate_models(args.models, datasets, cfg, args.data_root, names)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "fewshot.json").write_text(json.dumps({"config": dataclasses.asdict(cfg), "models": dict(zip(names, args.models)),
+                                                  "rows": rows}, indent=1) + "\n")
+    tables = "\n".join(markdown_table(rows, m) for m in METRIC_LABELS)
+    (out / "fewshot.md").write_text(tables)
+    plot(rows, out / "fewshot.png")
+    print(tables)
+    print(f"results in {out}/fewshot.json, fewshot.md, fewshot.png")
+
+
+def _add_fewshot(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("fewshot", help="few-shot NER benchmark of encoders (frozen features + linear head)")
+    p.add_argument("--models", nargs="+", required=True, help="HF directories / hub ids / 'minilm'")
+    p.add_argument("--names", nargs="+", help="display names, one per model")
+    p.add_argument("--datasets", nargs="+", default=["all"])
+    p.add_argument("--ks", nargs="+", type=int, default=[1, 4, 16])
+    p.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
+    p.add_argument("--test-cap", type=int, default=1000, help="test sentences per dataset (0: all)")
+    p.add_argument("--layers", nargs="+", type=int, default=[-1], help="hidden states concatenated, e.g. -1 -7")
+    p.add_argument("--c", type=float, default=1.0, help="inverse L2 strength of the logistic regression")
+    p.add_argument("--data-root", help="folder holding the benchmarks (default ../shared/data)")
+    p.add_argument("--out", required=True)
+    p.set_defaults(func=_fewshot)
+
+
+REGISTRY.append(_add_fewshot)
