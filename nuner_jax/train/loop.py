@@ -180,6 +180,8 @@ def train(config: ConfigDict) -> dict[str, Any]:
             local = next(batches)
             real_tokens += int((local["segment_ids"] > 0).sum()) * pcount
             state, metrics = train_step(state, parallel.to_global_batch(local, mesh))
+            if window:  # keep one step in flight: honest progress/ETA and bounded host run-ahead
+                jax.block_until_ready(window[-1]["loss"])
             window.append(metrics)
             done = step + 1
             if done % config.train.log_every == 0 or done == total_steps:

@@ -27,6 +27,8 @@ def detect_format(path: Path) -> str:
     elif name.endswith((".txt", ".tsv", ".conll", ".iob2", ".bio")) or "." not in name or name.startswith("btc."):
         return "conll"
     head = path.open("rb").read(4096).decode("utf-8", errors="replace").lstrip()
+    if not head:
+        return "nuner-jsonl"  # an empty file holds no record in any format
     if head.startswith("["):
         return "gliner"
     if '"tokens"' in head and '"ner_tags"' in head:
