@@ -66,6 +66,7 @@ def get_config(arg: str | None = None) -> ConfigDict:
         checkpoint_every=200,
         keep_checkpoints=3,
         async_checkpoints=True,
+        max_steps_per_run=0,  # > 0: stop (with a checkpoint) after this many steps of this invocation
         export=True,  # write the NuNER encoder as a Hugging Face directory at the end
     ))
     c.mesh = ConfigDict(dict(data=-1, fsdp=1, fsdp_min_size=2**14))

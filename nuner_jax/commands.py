@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import sys
 from collections.abc import Callable
 from pathlib import Path
 
@@ -23,10 +24,15 @@ def parse_config_flags(argv: list[str], default_config: str):
     config_flags.DEFINE_config_file("config", default_config, "ml_collections config file[:variant]",
                                     flag_values=values, lock_config=True)
     flags.DEFINE_string("workdir", None, "work directory (checkpoints, metrics, export)", flag_values=values)
+    argv_for_flags = ["nuner-jax", *argv]
+    saved_argv = sys.argv
+    sys.argv = argv_for_flags  # ml_collections discovers --config.* overrides by scanning sys.argv
     try:
-        values(["nuner-jax", *argv])
+        values(argv_for_flags)
     except (flags.Error, AttributeError, KeyError, TypeError, ValueError) as e:
         raise ValueError(f"bad configuration flag: {e}") from e
+    finally:
+        sys.argv = saved_argv
     config = values.config
     if values.workdir:
         with config.unlocked():

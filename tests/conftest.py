@@ -60,7 +60,7 @@ def build_bert_tokenizer(out_dir: Path):
     return tok
 
 
-def small_hf_config(family: str, vocab_size: int):
+def small_hf_config(family: str, vocab_size: int, **overrides):
     from transformers import BertConfig, RobertaConfig
 
     common = dict(
@@ -71,18 +71,19 @@ def small_hf_config(family: str, vocab_size: int):
         intermediate_size=64,
         max_position_embeddings=130,
     )
+    common.update(overrides)
     if family == "roberta":
         return RobertaConfig(**common, type_vocab_size=1, layer_norm_eps=1e-5, pad_token_id=1)
     return BertConfig(**common, hidden_act="gelu_new")
 
 
-def build_small_checkpoint(family: str, out_dir: Path, seed: int = 0) -> Path:
+def build_small_checkpoint(family: str, out_dir: Path, seed: int = 0, **config_overrides) -> Path:
     import torch
     from transformers import AutoModel
 
     tok = build_roberta_tokenizer(out_dir) if family == "roberta" else build_bert_tokenizer(out_dir)
     torch.manual_seed(seed)
-    model = AutoModel.from_config(small_hf_config(family, len(tok)))
+    model = AutoModel.from_config(small_hf_config(family, len(tok), **config_overrides))
     model.save_pretrained(str(out_dir))
     return out_dir
 

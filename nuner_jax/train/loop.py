@@ -204,12 +204,14 @@ def train(config: ConfigDict) -> dict[str, Any]:
                 window, real_tokens, t_window = [], 0, time.perf_counter()
             if config.train.eval_every and done % config.train.eval_every == 0:
                 last_eval = evaluate(done)
+            if config.train.max_steps_per_run and done - start_step >= config.train.max_steps_per_run:
+                stop.requested = True  # a time-boxed job (e.g. a preemptible slot): checkpointed, resumable
             if done % config.train.checkpoint_every == 0 or done == total_steps or stop.requested:
                 checkpointing.save(manager, done, state, meta(done), force=True)
             bar.update(1)
             if stop.requested:
                 manager.wait_until_finished()
-                print(f"SIGTERM: checkpoint written at step {done}; rerun the same command to resume")
+                print(f"stopped: checkpoint written at step {done}; rerun the same command to resume")
                 break
     manager.wait_until_finished()
     manager.close()
