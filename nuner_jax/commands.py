@@ -166,3 +166,31 @@ def _add_demo(sub: argparse._SubParsersAction) -> None:
 
 
 REGISTRY.append(_add_demo)
+
+
+def _annotate(args: argparse.Namespace) -> None:
+    from nuner_jax.data.annotate.client import ClientConfig
+    from nuner_jax.data.annotate.run import annotate
+
+    cfg = ClientConfig(base_url=args.base_url, model=args.model, api_key_env=args.api_key_env,
+                       timeout_s=args.timeout, max_retries=args.max_retries)
+    summary = annotate(args.input, args.out, cfg, concurrency=args.concurrency, cache_path=args.cache)
+    print(json.dumps(dataclasses.asdict(summary), indent=2))
+    print(f"annotations in {args.out}; rejects in {Path(args.out).with_suffix('.rejects.jsonl')}")
+
+
+def _add_annotate(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("annotate", help="raw sentences -> NuNER JSONL via an OpenAI-compatible LLM endpoint")
+    p.add_argument("input", help="text file (one sentence a line) or JSONL with 'text'/'input' and 'id'")
+    p.add_argument("--out", required=True, help="NuNER JSONL output")
+    p.add_argument("--base-url", default="https://api.openai.com/v1")
+    p.add_argument("--model", default="gpt-3.5-turbo")
+    p.add_argument("--api-key-env", default="OPENAI_API_KEY", help="environment variable holding the key")
+    p.add_argument("--concurrency", type=int, default=8)
+    p.add_argument("--timeout", type=float, default=60.0, help="seconds per request")
+    p.add_argument("--max-retries", type=int, default=6)
+    p.add_argument("--cache", help="SQLite response cache (default: next to --out)")
+    p.set_defaults(func=_annotate)
+
+
+REGISTRY.append(_add_annotate)
