@@ -13,7 +13,7 @@ def tiny_setup(root: Path) -> tuple[Path, Path]:
     model_dir, shards = root / "bert", root / "shards"
     if not (model_dir / "model.safetensors").exists():
         build_small_checkpoint("bert", model_dir)
-    if not (shards / "dataset_info.json").exists():
+    if not (shards / "nuner_info.json").exists():
         from nuner_jax.data.prepare import PrepareConfig, prepare
 
         prepare([shared_data("llm_annotated_pilot/annotations.jsonl")], shards,

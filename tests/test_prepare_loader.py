@@ -12,7 +12,7 @@ from nuner_jax.data.example import Example, Span
 from nuner_jax.data.formats import nuner
 from nuner_jax.data.loader import LoaderConfig, PretrainBatches
 from nuner_jax.data.prepare import PrepareConfig, load_tokenizer, prepare
-from nuner_jax.data.shards import decode_record, open_split
+from nuner_jax.data.shards import open_split
 from nuner_jax.data.vocab import ConceptVocab
 
 
@@ -36,10 +36,10 @@ def test_prepare_counts_vocab_and_token_alignment(pilot_shards):
     source = open_split(out, "train")
     checked = 0
     for i in range(50):
-        rec = decode_record(source[i])
-        assert rec["ids"][0] == tok.cls_token_id and rec["ids"][-1] == tok.sep_token_id
+        rec = source[i]
+        assert rec["input_ids"][0] == tok.cls_token_id and rec["input_ids"][-1] == tok.sep_token_id
         for first, last, concept in rec["spans"]:
-            piece = tok.decode(rec["ids"][first : last + 1]).replace(" ", "")
+            piece = tok.decode(rec["input_ids"][first : last + 1]).replace(" ", "")
             assert piece and vocab.names[concept]
             checked += 1
     assert checked > 200
@@ -52,10 +52,10 @@ def test_spans_decode_to_their_entity_text(pilot_shards):
     vocab = ConceptVocab.load(out / "concepts.json")
     source = open_split(out, "train")
     for i in range(40):
-        rec = decode_record(source[i])
-        entities = {a.split(" <> ")[0].lower().replace(" ", ""): a.split(" <> ")[1] for a in raw[rec["id"]]["output"]}
+        rec = source[i]
+        entities = {a.split(" <> ")[0].lower().replace(" ", ""): a.split(" <> ")[1] for a in raw[rec["id"].decode()]["output"]}
         for first, last, concept in rec["spans"]:
-            text = tok.decode(rec["ids"][first : last + 1]).replace(" ", "")
+            text = tok.decode(rec["input_ids"][first : last + 1]).replace(" ", "")
             assert text in entities, (rec["id"], text)
             assert vocab.names[concept] == entities[text]
 
@@ -64,8 +64,13 @@ def test_prepare_is_deterministic(tmp_path):
     path = shared_data("llm_annotated_pilot/annotations.jsonl")
     a = prepare([path], tmp_path / "a", PrepareConfig(eval_fraction=0.1, seed=3))
     b = prepare([path], tmp_path / "b", PrepareConfig(eval_fraction=0.1, seed=3))
-    for name in a["splits"]["train"]["shards"]:
-        assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes()
+    shards_a = sorted((tmp_path / "a" / "tfds").rglob("*.array_record-*"))
+    shards_b = sorted((tmp_path / "b" / "tfds").rglob("*.array_record-*"))
+    assert shards_a and [p.name for p in shards_a] == [p.name for p in shards_b]
+    for pa, pb in zip(shards_a, shards_b):
+        assert pa.read_bytes() == pb.read_bytes()
+    np.testing.assert_array_equal(np.load(tmp_path / "a" / "train.index.npz")["lengths"],
+                                  np.load(tmp_path / "b" / "train.index.npz")["lengths"])
     assert (tmp_path / "a" / "concepts.json").read_text() == (tmp_path / "b" / "concepts.json").read_text()
 
 
@@ -79,8 +84,9 @@ def test_long_text_is_windowed_not_truncated(tmp_path):
     middle = Span(middle_start, middle_start + len("word150"), "middle word")
     src = nuner.write_jsonl([Example("long", text, (first, middle, last))], tmp_path / "long.jsonl")
     info = prepare([src], tmp_path / "out", PrepareConfig(max_length=64, stride=40, eval_fraction=0.0))
-    records = [decode_record(r) for r in open_split(tmp_path / "out", "train")]
-    assert len(records) > 1 and all(len(r["ids"]) <= 64 for r in records)
+    source = open_split(tmp_path / "out", "train")
+    records = [source[i] for i in range(len(source))]
+    assert len(records) > 1 and all(len(r["input_ids"]) <= 64 for r in records)
     vocab = ConceptVocab.load(tmp_path / "out" / "concepts.json")
     seen = {vocab.names[c] for r in records for *_, c in r["spans"]}
     assert seen == {"start pair", "end word", "middle word"}
@@ -88,7 +94,7 @@ def test_long_text_is_windowed_not_truncated(tmp_path):
     tok = load_tokenizer("minilm")
     covered = set()
     for r in records:
-        covered |= set(r["ids"][1:-1])
+        covered |= set(r["input_ids"][1:-1].tolist())
     assert covered == set(tok(text, add_special_tokens=False)["input_ids"])  # every token is in some window
 
 
@@ -100,7 +106,7 @@ def test_empty_input_set_is_an_error(tmp_path):
 
 
 def _loader(out, **kw):
-    cfg = LoaderConfig(**{"batch_size": 8, "max_concepts": 128, "num_negatives": 16, **kw})
+    cfg = LoaderConfig(**{"batch_size": 8, "max_concepts": 256, "num_negatives": 16, **kw})
     return PretrainBatches(out, "train", cfg)
 
 
@@ -114,6 +120,7 @@ def test_batches_are_deterministic_and_labels_match_spans(pilot_shards):
     assert not (a["labels"] & ~a["token_mask"][..., None]).any()
     positives = a["labels"].any((0, 1))
     n_pos = int(positives.sum())
+    assert int(a["concept_overflow"]) == 0
     assert n_pos > 0 and positives[:n_pos].all() and not positives[n_pos:].any()
     slots = a["concept_mask"].sum()
     assert slots == n_pos + 16  # positives then the sampled negatives
@@ -167,5 +174,5 @@ def test_missing_or_empty_shard_directory(tmp_path):
     with pytest.raises(FileNotFoundError, match="does not exist"):
         PretrainBatches(tmp_path / "absent", "train", LoaderConfig())
     (tmp_path / "empty").mkdir()
-    with pytest.raises(FileNotFoundError, match="dataset_info.json: missing"):
+    with pytest.raises(FileNotFoundError, match="nuner_info.json: missing"):
         PretrainBatches(tmp_path / "empty", "train", LoaderConfig())

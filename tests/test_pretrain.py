@@ -164,7 +164,7 @@ def test_missing_or_empty_shard_directory_fails_clearly(tiny, tmp_path):
     with pytest.raises(FileNotFoundError, match="does not exist"):
         train(tiny_config(model_dir, tmp_path / "absent", tmp_path / "w1"))
     (tmp_path / "empty").mkdir()
-    with pytest.raises(FileNotFoundError, match="dataset_info.json: missing"):
+    with pytest.raises(FileNotFoundError, match="nuner_info.json: missing"):
         train(tiny_config(model_dir, tmp_path / "empty", tmp_path / "w2"))
 
 

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from nuner_jax.data.shards import SplitIndex, VOCAB_NAME, decode_record, open_split, read_info
+from nuner_jax.data.shards import VOCAB_NAME, SplitIndex, open_split, read_info
 from nuner_jax.data.vocab import ConceptVocab
 
 
@@ -162,14 +162,16 @@ class PretrainBatches:
         segment_ids = np.zeros((B, L), np.int32)
         token_mask = np.zeros((B, L), bool)
         labels = np.zeros((B, L, C), bool)
-        records = self.source.__getitems__([r for row in local_rows for r in row])
+        wanted = [r for row in local_rows for r in row]
+        records = self.source.__getitems__(wanted) if hasattr(self.source, "__getitems__") else \
+            [self.source[i] for i in wanted]
         k = 0
         for b, row in enumerate(local_rows):
             pos = 0
             for seg, _ in enumerate(row, start=1):
-                rec = decode_record(records[k])
+                rec = records[k]
                 k += 1
-                ids = rec["ids"]
+                ids = rec["input_ids"]
                 n = len(ids)
                 input_ids[b, pos : pos + n] = ids
                 segment_ids[b, pos : pos + n] = seg

@@ -18,7 +18,7 @@ from tqdm.auto import tqdm
 from nuner_jax.data.align import TokenisedWindow, tokenise_example
 from nuner_jax.data.example import Example, Rejects
 from nuner_jax.data.formats import read_examples
-from nuner_jax.data.shards import INFO_NAME, VOCAB_NAME, write_split
+from nuner_jax.data.shards import INFO_NAME, VOCAB_NAME, write_splits
 from nuner_jax.data.vocab import ConceptVocab, NormalisationConfig
 
 
@@ -53,7 +53,7 @@ def load_tokenizer(name: str):
 
 def prepare(inputs: list[str | Path], out_dir: str | Path, cfg: PrepareConfig = PrepareConfig(),
             formats: list[str | None] | None = None) -> dict:
-    """Read, build the vocabulary, tokenise, write shards; returns the summary also saved in dataset_info.json."""
+    """Read, build the vocabulary, tokenise, write shards; returns the summary also saved in nuner_info.json."""
     t0 = time.perf_counter()
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -100,8 +100,7 @@ def prepare(inputs: list[str | Path], out_dir: str | Path, cfg: PrepareConfig = 
                 split = "eval" if _held_out(ex.id, cfg.seed, cfg.eval_fraction) else "train"
                 splits[split].extend(windows)
             bar.update(len(chunk))
-    split_info = {name: write_split(out, name, windows, cfg.records_per_shard) for name, windows in splits.items()
-                  if windows}
+    split_info = write_splits(out, {name: ws for name, ws in splits.items() if ws}, cfg.records_per_shard)
     vocab.save(out / VOCAB_NAME)
     rejects.write(out / "rejects.jsonl")
     seconds = time.perf_counter() - t0
@@ -115,7 +114,9 @@ def prepare(inputs: list[str | Path], out_dir: str | Path, cfg: PrepareConfig = 
         "concepts": len(vocab),
         "rare_concepts_dropped": len(rare),
         "splits": split_info,
-        "features": {"ids": "int32[length]", "spans": "int32[n, 3] (first, last inclusive, concept id)"},
+        "features": {"id": "text", "window": "int32", "input_ids": "int32[length]",
+                     "spans": "int32[n, 3] (first, last inclusive, concept id)"},
+        "tfds_dir": str(out / "tfds"),
         "rejects": {"total": len(rejects), "by_reason": rejects.count_by_reason()},
         "seconds": round(seconds, 2),
         "sentences_per_second": round(len(examples) / seconds, 1),

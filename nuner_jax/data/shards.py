@@ -1,4 +1,4 @@
-"""Pre-tokenised records in ArrayRecord shards, plus a small in-memory index per split.
+"""Pre-tokenised records in ArrayRecord shards (written by a tfds builder), plus a small index per split.
 
 The index (lengths and concept ids of every record) lets every host plan batches, concept sets
 and packing without reading records it does not own.
@@ -14,40 +14,43 @@ import numpy as np
 
 from nuner_jax.data.align import TokenisedWindow
 
-INFO_NAME = "dataset_info.json"
+INFO_NAME = "nuner_info.json"
 VOCAB_NAME = "concepts.json"
 
 
-def encode_record(w: TokenisedWindow) -> bytes:
-    return json.dumps({"id": w.example_id, "w": w.window, "ids": w.input_ids, "spans": w.spans},
-                      separators=(",", ":")).encode()
+TFDS_DIR = "tfds"
 
 
-def decode_record(raw: bytes) -> dict:
-    return json.loads(raw)
+def _builder(data_dir: Path, windows=None):
+    from nuner_jax.data.tfds_builder import NunerShards
+
+    return NunerShards(data_dir=str(Path(data_dir) / TFDS_DIR), file_format="array_record", windows=windows)
 
 
-def shard_paths(data_dir: Path, split: str, num_shards: int) -> list[Path]:
-    return [data_dir / f"{split}.array_record-{i:05d}-of-{num_shards:05d}" for i in range(num_shards)]
+def write_splits(data_dir: Path, windows: dict[str, Sequence[TokenisedWindow]], records_per_shard: int) -> dict:
+    """Write every split through the tfds builder, then index the records in their stored order."""
+    import tensorflow_datasets as tfds
 
-
-def write_split(data_dir: Path, split: str, windows: Sequence[TokenisedWindow], records_per_shard: int) -> dict:
-    from array_record.python.array_record_module import ArrayRecordWriter
-
-    num_shards = max(1, -(-len(windows) // records_per_shard))
-    paths = shard_paths(data_dir, split, num_shards)
-    for i, path in enumerate(paths):
-        writer = ArrayRecordWriter(str(path), "group_size:1")
-        for w in windows[i * records_per_shard : (i + 1) * records_per_shard]:
-            writer.write(encode_record(w))
-        writer.close()
-    lengths = np.array([len(w.input_ids) for w in windows], np.int32)
-    concept_lists = [sorted({c for *_, c in w.spans}) for w in windows]
-    concept_offsets = np.cumsum([0] + [len(c) for c in concept_lists]).astype(np.int64)
-    concepts = np.array([c for cs in concept_lists for c in cs], np.int32)
-    np.savez(data_dir / f"{split}.index.npz", lengths=lengths, concept_offsets=concept_offsets, concepts=concepts)
-    return {"records": len(windows), "shards": [p.name for p in paths],
-            "spans": int(sum(len(w.spans) for w in windows)), "tokens": int(lengths.sum())}
+    builder = _builder(data_dir, windows)
+    max_bytes = max(1, records_per_shard) * 1024  # about 1 KiB per short window
+    builder.download_and_prepare(download_config=tfds.download.DownloadConfig(max_shard_size=max_bytes))
+    sources = builder.as_data_source()
+    out = {}
+    for split in windows:
+        source = sources[split]
+        lengths, concept_lists, spans = [], [], 0
+        for i in range(len(source)):
+            rec = source[i]
+            lengths.append(len(rec["input_ids"]))
+            concept_lists.append(sorted({int(c) for c in rec["spans"][:, 2]}))
+            spans += len(rec["spans"])
+        offsets = np.cumsum([0] + [len(c) for c in concept_lists]).astype(np.int64)
+        concepts = np.array([c for cs in concept_lists for c in cs], np.int32)
+        np.savez(data_dir / f"{split}.index.npz", lengths=np.array(lengths, np.int32), concept_offsets=offsets,
+                 concepts=concepts)
+        info = builder.info.splits[split]
+        out[split] = {"records": len(source), "shards": info.num_shards, "spans": spans, "tokens": int(sum(lengths))}
+    return out
 
 
 class SplitIndex:
@@ -70,17 +73,14 @@ class SplitIndex:
 
 
 def open_split(data_dir: Path, split: str):
-    """A random-access source of raw records (grain's ArrayRecordDataSource)."""
-    import grain
-
+    """A random-access source of decoded records (the tfds ArrayRecord data source, used by grain)."""
     info = read_info(data_dir)
     if split not in info["splits"]:
         raise ValueError(f"{data_dir}: no split {split!r}; has {sorted(info['splits'])}")
-    paths = [str(data_dir / name) for name in info["splits"][split]["shards"]]
-    missing = [p for p in paths if not Path(p).exists()]
-    if missing:
-        raise FileNotFoundError(f"{data_dir}: shard files missing: {missing}")
-    return grain.sources.ArrayRecordDataSource(paths)
+    try:
+        return _builder(data_dir).as_data_source()[split]
+    except Exception as e:  # missing or damaged shard files
+        raise FileNotFoundError(f"{data_dir / TFDS_DIR}: cannot open the {split!r} shards ({e})") from e
 
 
 def read_info(data_dir: Path) -> dict:
