@@ -194,3 +194,29 @@ def _add_annotate(sub: argparse._SubParsersAction) -> None:
 
 
 REGISTRY.append(_add_annotate)
+
+
+def _zeroshot(args: argparse.Namespace) -> None:
+    from nuner_jax.eval.zeroshot import ZeroShotTagger
+
+    texts = list(args.text or [])
+    if args.input:
+        texts += [line.rstrip("\n") for line in Path(args.input).open(encoding="utf-8") if line.strip()]
+    if not texts:
+        raise ValueError("nothing to tag: give --text or --input")
+    tagger = ZeroShotTagger(args.model, threshold=args.threshold)
+    for text, spans in zip(texts, tagger(texts, args.labels)):
+        print(json.dumps({"text": text, "entities": [dataclasses.asdict(s) for s in spans]}, ensure_ascii=False))
+
+
+def _add_zeroshot(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("zeroshot", help="tag text with any label names using a pre-trained dual encoder export")
+    p.add_argument("--model", required=True, help="a `pretrain` export directory (with concept_encoder/)")
+    p.add_argument("--labels", nargs="+", required=True)
+    p.add_argument("--text", nargs="*")
+    p.add_argument("--input", help="a text file, one text per line")
+    p.add_argument("--threshold", type=float, default=0.5)
+    p.set_defaults(func=_zeroshot)
+
+
+REGISTRY.append(_add_zeroshot)

@@ -229,3 +229,19 @@ def test_loss_falls_on_the_real_pile_ner_subset(tmp_path):
     losses = _losses(tmp_path / "w")
     first, last = losses[5], losses[30]
     assert last < 0.6 * first, losses
+
+
+def test_non_finite_loss_stops_with_a_clear_message(tiny, tmp_path, monkeypatch):
+    from nuner_jax.train import step as step_module
+    from nuner_jax.train.loop import NonFiniteLossError
+
+    real = step_module.concept_bce
+
+    def poisoned(*args, **kwargs):
+        loss, stats = real(*args, **kwargs)
+        return loss * jnp.nan, stats
+
+    monkeypatch.setattr(step_module, "concept_bce", poisoned)
+    model_dir, shards = tiny
+    with pytest.raises(NonFiniteLossError, match=r"loss is nan at step 1; last good checkpoint: none"):
+        train(tiny_config(model_dir, shards, tmp_path / "w", **{"train.steps": 4, "train.export": False}))

@@ -1,0 +1,84 @@
+"""The few-shot protocol's pieces: the k-shot sampler, the metrics against seqeval, the probe."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from seqeval.metrics import f1_score
+from seqeval.scheme import IOB2
+
+from nuner_jax.eval.benchmarks import Sentence, load_benchmark
+from nuner_jax.eval.fewshot import FewShotConfig, aggregate, cap_test, run_dataset
+from nuner_jax.eval.linear_probe import fit_probe
+from nuner_jax.eval.metrics import entity_f1, io_to_iob2, macro_token_f1, spans_to_iob2
+from nuner_jax.eval.sampling import sample_k_shot
+
+
+def test_k_shot_sampler_on_real_data_is_sufficient_and_reproducible():
+    train, _ = load_benchmark("crossner_ai")
+    for k in (1, 4, 16):
+        idx, short = sample_k_shot(train, k, seed=0)
+        assert idx == sample_k_shot(train, k, seed=0)[0]
+        for t in {t for s in train for t in s.types}:
+            have = sum(t in train[i].types for i in idx)
+            assert have >= min(k, sum(t in s.types for s in train))
+            assert (t in short) == (sum(t in s.types for s in train) < k)
+    assert sample_k_shot(train, 4, seed=1)[0] != sample_k_shot(train, 4, seed=0)[0]
+
+
+def test_k_larger_than_the_data_falls_back_and_reports():
+    pool = [Sentence(("a", "b"), ((0, 0, "X"),)), Sentence(("c",), ((0, 0, "Y"),)), Sentence(("d",), ((0, 0, "Y"),))]
+    idx, short = sample_k_shot(pool, 5, seed=0)
+    assert sorted(idx) == [0, 1, 2] and short == {"X": 1, "Y": 2}
+    with pytest.raises(ValueError, match="no entities"):
+        sample_k_shot([Sentence(("a",), ())], 1, 0)
+    with pytest.raises(ValueError, match="k must be"):
+        sample_k_shot(pool, 0, 0)
+
+
+def test_entity_metrics_agree_with_seqeval():
+    gold = [["B-PER", "I-PER", "O", "B-LOC"], ["O", "B-ORG", "I-ORG", "I-ORG"]]
+    pred = [["B-PER", "I-PER", "O", "O"], ["O", "I-ORG", "I-ORG", "I-ORG"]]
+    got = entity_f1(gold, pred)
+    assert got["entity_f1_strict"] == pytest.approx(f1_score(gold, pred, mode="strict", scheme=IOB2))
+    assert got["entity_f1_default"] == pytest.approx(f1_score(gold, pred))
+    assert got["entity_f1_strict"] < got["entity_f1_default"]  # the I- start counts only leniently
+
+
+def test_macro_token_f1_by_hand():
+    gold = [["PER", "PER", "O", "LOC"]]
+    pred = [["PER", "O", "O", "PER"]]
+    # PER: tp 1, fp 1, fn 1 -> 0.5; LOC: tp 0 -> 0
+    assert macro_token_f1(gold, pred, ["PER", "LOC"]) == pytest.approx(0.25)
+    assert io_to_iob2(["PER", "PER", "O", "LOC", "LOC"]) == ["B-PER", "I-PER", "O", "B-LOC", "I-LOC"]
+    assert spans_to_iob2(4, [(0, 1, "PER"), (3, 3, "LOC")]) == ["B-PER", "I-PER", "O", "B-LOC"]
+
+
+def test_linear_probe_separates_separable_data():
+    rng = np.random.default_rng(0)
+    x = np.concatenate([rng.normal(-2, 1, (50, 4)), rng.normal(2, 1, (50, 4))]).astype(np.float32)
+    y = np.array([0] * 50 + [1] * 50)
+    probe = fit_probe(x, y, 2)
+    assert (probe.predict(x) == y).mean() > 0.95
+
+
+def test_protocol_on_a_real_dataset_with_the_offline_minilm():
+    from nuner_jax.eval.features import WordFeaturizer
+
+    train, test = load_benchmark("crossner_politics")
+    featurizer = WordFeaturizer("minilm")
+    rows = run_dataset(featurizer, "minilm", "crossner_politics", train, test,
+                       FewShotConfig(ks=(4,), seeds=(0, 1), test_cap=200))
+    assert len(rows) == 2 and all(r["test_sentences"] == 200 for r in rows)
+    assert all(5 < r["macro_token_f1"] < 80 for r in rows)
+    agg = aggregate(rows)
+    assert set(agg["minilm"]) == {"crossner_politics", "mean"}
+    assert len(cap_test(test, 200)) == 200 and cap_test(test, 200) == cap_test(test, 200)
+
+
+def test_empty_test_split_is_an_error(tmp_path):
+    from nuner_jax.eval.features import WordFeaturizer
+
+    pool = [Sentence(("Paris",), ((0, 0, "LOC"),))]
+    with pytest.raises(ValueError, match="empty test split"):
+        run_dataset(WordFeaturizer("minilm"), "m", "d", pool, [], FewShotConfig(ks=(1,), seeds=(0,)))
