@@ -70,6 +70,15 @@ def get_config(arg: str | None = None) -> ConfigDict:
         export=True,  # write the NuNER encoder as a Hugging Face directory at the end
     ))
     c.mesh = ConfigDict(dict(data=-1, fsdp=1, fsdp_min_size=2**14))
+    c.distributed = ConfigDict(dict(
+        coordinator="",  # host:port of process 0; "" lets JAX detect TPU pods, SLURM, Open MPI, Kubernetes
+        num_processes=0,
+        process_id=-1,
+        auto=True,
+        cpu_collectives="gloo",
+        initialization_timeout=300,
+        heartbeat_timeout=100,
+    ))
 
     if variant == "minilm":
         pass

@@ -19,12 +19,12 @@ from nuner_jax.data.loader import LoaderConfig, PretrainBatches
 from nuner_jax.data.shards import read_info
 from nuner_jax.models.build import build_dual_encoder, export_dual_encoder
 from nuner_jax.models.dual_encoder import HeadConfig
-from nuner_jax.train import checkpointing, parallel
+from nuner_jax.train import checkpointing, distributed, parallel
 from nuner_jax.train.freeze import FrozenRules, bottom_layers_rule, trainable_filter
 from nuner_jax.train.losses import LossConfig, decision_scores
 from nuner_jax.train.metrics_log import MetricsWriter
 from nuner_jax.train.optim import OptimConfig, make_optimizer
-from nuner_jax.train.state import count_params, create_state
+from nuner_jax.train.state import count_params, create_state, shard_state
 from nuner_jax.train.step import jit_steps
 
 
@@ -98,6 +98,7 @@ def train(config: ConfigDict) -> dict[str, Any]:
     if not config.workdir:
         raise ValueError("no work directory: pass --workdir=DIR (or --config.workdir=DIR)")
     workdir = Path(config.workdir).absolute()
+    distributed.initialize(_fields(distributed.DistributedConfig, config.distributed))
     data_dir = _check_data_dir(config)
     lcfg = loader_config(config)
     pidx, pcount = jax.process_index(), jax.process_count()
@@ -142,7 +143,7 @@ def train(config: ConfigDict) -> dict[str, Any]:
         start_step = int(latest)
         print(f"resumed from {workdir / 'checkpoints'} at step {start_step}")
     else:
-        state = jax.device_put(state, state_sh)
+        state = shard_state(state, state_sh)
     train_step, eval_step = jit_steps(graphdef, trainable_filter(rules), tx, loss_cfg, state_sh, batch_sh)
 
     def meta(step: int) -> dict:
@@ -224,12 +225,16 @@ def train(config: ConfigDict) -> dict[str, Any]:
         return summary
     if last_eval is None and eval_data is not None:
         summary["eval"] = evaluate(total_steps)
-    if config.train.export and pidx == 0:
+    if config.train.export:
         from flax import nnx
+        from jax.experimental import multihost_utils
 
-        final = nnx.merge(graphdef, *jax.device_get((state.trainable, state.frozen, state.rest)))
-        export_dir = export_dual_encoder(final, workdir / "export", tokenizer_from=config.model.text)
-        summary["export"] = str(export_dir)
+        parts = (state.trainable, state.frozen, state.rest)
+        # a collective: every process takes part, process 0 writes
+        host = multihost_utils.process_allgather(parts, tiled=True) if pcount > 1 else jax.device_get(parts)
+        if pidx == 0:
+            final = nnx.merge(graphdef, *host)
+            summary["export"] = str(export_dual_encoder(final, workdir / "export", tokenizer_from=config.model.text))
     writer.close()
     return summary
 

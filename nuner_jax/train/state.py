@@ -7,6 +7,7 @@ from typing import Any
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 import optax
 from flax import nnx, struct
 
@@ -34,8 +35,18 @@ def create_state(model: nnx.Module, frozen: FrozenRules, tx: optax.GradientTrans
 
 
 def shard_state(state: TrainState, shardings) -> TrainState:
-    """Place a host-built state on the mesh (each device receives only its shards)."""
-    return jax.device_put(state, shardings)
+    """Place a host-built state on the mesh: each device receives only its shards, and in a
+    multi-process job each process fills only its own devices (no cross-host transfer)."""
+
+    def place(x, sharding):
+        if jax.dtypes.issubdtype(x.dtype, jax.dtypes.prng_key):
+            data = np.asarray(jax.random.key_data(x))
+            placed = jax.make_array_from_callback(data.shape, sharding, lambda idx: data[idx])
+            return jax.random.wrap_key_data(placed, impl=jax.random.key_impl(x))
+        host = np.asarray(x)
+        return jax.make_array_from_callback(host.shape, sharding, lambda idx: host[idx])
+
+    return jax.tree.map(place, state, shardings)
 
 
 def count_params(tree) -> int:
