@@ -32,6 +32,8 @@ def get_config(arg: str | None = None) -> ConfigDict:
         concept_max_length=16,
         concept_row_length=64,
         concept_rows=0,  # 0: derived from max_concepts
+        max_records=0,  # > 0: a fixed random subset of the training records (data-size ablation)
+        concept_vocab_cap=0,  # > 0: only the N most frequent concepts label tokens (concept-diversity ablation)
     ))
     c.model = ConfigDict(dict(
         text="minilm",  # HF directory, hub id, or 'minilm' (offline)

@@ -64,6 +64,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     _register_late_commands()
     argv = list(sys.argv[1:] if argv is None else argv)
     args, rest = build_parser().parse_known_args(argv)
+    rest = [a for a in rest if a != "--"]
     if rest and not getattr(args, "accepts_config_flags", False):
         build_parser().error(f"unrecognised arguments: {' '.join(rest)}")
     args.rest = rest

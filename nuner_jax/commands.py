@@ -220,3 +220,42 @@ def _add_zeroshot(sub: argparse._SubParsersAction) -> None:
 
 
 REGISTRY.append(_add_zeroshot)
+
+
+def _sweep(args: argparse.Namespace) -> None:
+    import importlib.util
+
+    from nuner_jax.train.sweep import run_sweep
+
+    spec = importlib.util.spec_from_file_location("ablations", args.sweeps)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    if args.name not in module.SWEEPS:
+        raise ValueError(f"unknown sweep {args.name!r}; {args.sweeps} has {sorted(module.SWEEPS)}")
+    run_sweep(args.base, module.SWEEPS[args.name], Path(args.root) / args.name, args.rest, args.dry_run)
+
+
+def _sweep_table(args: argparse.Namespace) -> None:
+    from nuner_jax.train.sweep import collect, markdown
+
+    table = markdown(collect(args.root))
+    print(table)
+    if args.out:
+        Path(args.out).write_text(table)
+
+
+def _add_sweep(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("sweep", help="run an ablation sweep of configs/ablations.py (or print its commands)")
+    p.add_argument("name", help="sweep name, e.g. frozen_layers")
+    p.add_argument("--base", default=str(REPO_CONFIGS / "pretrain.py") + ":minilm")
+    p.add_argument("--sweeps", default=str(REPO_CONFIGS / "ablations.py"))
+    p.add_argument("--root", default="runs/sweeps")
+    p.add_argument("--dry-run", action="store_true", help="print one pretrain command per run")
+    p.set_defaults(func=_sweep, accepts_config_flags=True)
+    t = sub.add_parser("sweep-table", help="collect the final metrics of a sweep's runs into a table")
+    t.add_argument("root")
+    t.add_argument("--out")
+    t.set_defaults(func=_sweep_table)
+
+
+REGISTRY.append(_add_sweep)

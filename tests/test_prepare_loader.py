@@ -176,3 +176,18 @@ def test_missing_or_empty_shard_directory(tmp_path):
     (tmp_path / "empty").mkdir()
     with pytest.raises(FileNotFoundError, match="nuner_info.json: missing"):
         PretrainBatches(tmp_path / "empty", "train", LoaderConfig())
+
+
+def test_ablation_knobs_data_size_and_concept_diversity(pilot_shards):
+    out, _ = pilot_shards
+    small = _loader(out, max_records=40)
+    seen = {i for s in range(small.steps_per_epoch) for row in small.rows_of(s) for i in row}
+    seen2 = {i for s in range(small.steps_per_epoch, 2 * small.steps_per_epoch) for row in small.rows_of(s)
+             for i in row}
+    assert len(seen) <= 40 and seen2 <= set(range(len(small.index))) and len(seen | seen2) <= 40
+    capped = _loader(out, concept_vocab_cap=10)
+    b = capped.batch(0)
+    assert int(b["concept_mask"].sum()) <= 10  # positives and negatives come from the 10 most frequent
+    assert capped.num_concepts == 10
+    full = _loader(out).batch(0)
+    assert b["labels"].sum() < full["labels"].sum()

@@ -245,3 +245,21 @@ def test_non_finite_loss_stops_with_a_clear_message(tiny, tmp_path, monkeypatch)
     model_dir, shards = tiny
     with pytest.raises(NonFiniteLossError, match=r"loss is nan at step 1; last good checkpoint: none"):
         train(tiny_config(model_dir, shards, tmp_path / "w", **{"train.steps": 4, "train.export": False}))
+
+
+def test_sweep_runs_each_override_and_tabulates(tiny, tmp_path):
+    from nuner_jax.train.sweep import collect, markdown, run_sweep
+
+    model_dir, shards = tiny
+    base = f"{REPO}/configs/pretrain.py:local"
+    extra = [f"--config.model.text={model_dir}", f"--config.data.dir={shards}", "--config.data.max_length=64",
+             "--config.train.steps=2", "--config.train.export=False", "--config.train.async_checkpoints=False"]
+    runs = {"w1": ["--config.loss.pos_weight=1.0"], "balanced": ["--config.loss.variant=balanced"]}
+    printed = run_sweep(base, runs, tmp_path, extra, dry_run=True)
+    assert len(printed) == 2 and "--config.loss.variant=balanced" in printed[1]
+    assert not any(tmp_path.iterdir())  # a dry run runs nothing
+    run_sweep(base, runs, tmp_path, extra)
+    rows = collect(tmp_path)
+    assert [r["run"] for r in rows] == ["balanced", "w1"] and all(r["train_step"] == 2 for r in rows)
+    assert rows[0]["train_loss"] != rows[1]["train_loss"]
+    assert "| balanced | 2 |" in markdown(rows)

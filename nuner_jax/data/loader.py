@@ -31,6 +31,8 @@ class LoaderConfig:
     concept_max_length: int = 16  # tokens per concept name (special tokens included)
     concept_row_length: int = 64  # concept names are packed into rows of this many tokens
     concept_rows: int = 0  # static rows for concept names; 0: max_concepts * 4 tokens / row length
+    max_records: int = 0  # > 0: train on a fixed random subset of this many records (data-size ablation)
+    concept_vocab_cap: int = 0  # > 0: only the N most frequent concepts label tokens (diversity ablation)
     seed: int = 0
 
     @property
@@ -106,7 +108,8 @@ class PretrainBatches:
         self.local_batch = cfg.batch_size // process_count
         self.pad_id = self.info["tokenizer"]["pad_id"]
         self.special_ids = np.array([self.info["tokenizer"]["cls_id"], self.info["tokenizer"]["sep_id"]])
-        counts = np.asarray(self.vocab.counts, np.float64) ** cfg.negative_power
+        self.num_concepts = min(len(self.vocab), cfg.concept_vocab_cap) if cfg.concept_vocab_cap else len(self.vocab)
+        counts = np.asarray(self.vocab.counts[: self.num_concepts], np.float64) ** cfg.negative_power
         self._negative_logp = np.log(counts / counts.sum())
         if not self.vocab.token_ids:
             raise ValueError(f"{self.data_dir / VOCAB_NAME}: concepts have no token ids; re-run prepare")
@@ -124,7 +127,11 @@ class PretrainBatches:
 
     @functools.lru_cache(maxsize=2)
     def _plan(self, epoch: int) -> list[list[int]]:
-        order = np.random.default_rng([self.cfg.seed, epoch]).permutation(len(self.index))
+        records = np.arange(len(self.index))
+        if self.cfg.max_records and self.cfg.max_records < len(records):  # the same subset every epoch
+            records = np.sort(np.random.default_rng([self.cfg.seed, 2**31 - 1]).choice(
+                records, self.cfg.max_records, replace=False))
+        order = records[np.random.default_rng([self.cfg.seed, epoch]).permutation(len(records))]
         return pack_rows(order, self.index.lengths, self.cfg.max_length, self.cfg.pack)
 
     def rows_of(self, step: int) -> list[list[int]]:
@@ -137,14 +144,15 @@ class PretrainBatches:
         cfg = self.cfg
         present = np.unique(np.concatenate([self.index.concepts_of(r) for row in rows for r in row] + [[]]))
         present = present.astype(np.int64)
+        present = present[present < self.num_concepts]
         room = cfg.max_concepts - cfg.num_negatives
         overflow = max(0, len(present) - room)
         rng = np.random.default_rng([cfg.seed, step, 1])
         if overflow:  # keep a random subset; the rest count as unlabelled this step (reported)
             present = np.sort(rng.choice(present, room, replace=False))
-        want = min(cfg.num_negatives, len(self.vocab) - len(present))
+        want = min(cfg.num_negatives, self.num_concepts - len(present))
         # Sampling without replacement by frequency: Gumbel top-k over log-probabilities.
-        keys = self._negative_logp + rng.gumbel(size=len(self.vocab))
+        keys = self._negative_logp + rng.gumbel(size=self.num_concepts)
         keys[present] = -np.inf
         negatives = np.argpartition(-keys, want)[:want] if want else np.empty(0, np.int64)
         negatives = negatives[np.argsort(-keys[negatives])]
