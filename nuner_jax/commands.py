@@ -259,3 +259,20 @@ def _add_sweep(sub: argparse._SubParsersAction) -> None:
 
 
 REGISTRY.append(_add_sweep)
+
+
+def _export(args: argparse.Namespace) -> None:
+    from nuner_jax.train.export import export_checkpoint
+
+    print(f"wrote {export_checkpoint(args.workdir, args.out, args.step)}")
+
+
+def _add_export(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("export", help="export a pre-training checkpoint as a Hugging Face directory")
+    p.add_argument("workdir")
+    p.add_argument("--step", type=int, help="default: the latest checkpoint")
+    p.add_argument("--out", help="default: WORKDIR/export-stepN")
+    p.set_defaults(func=_export)
+
+
+REGISTRY.append(_add_export)

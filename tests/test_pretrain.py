@@ -192,15 +192,27 @@ def test_export_is_a_huggingface_directory(tiny, tmp_path):
     from transformers import AutoModel
 
     model_dir, shards = tiny
-    summary = train(tiny_config(model_dir, shards, tmp_path / "w", **{"train.steps": 2}))
+    summary = train(tiny_config(model_dir, shards, tmp_path / "w", **{"train.steps": 2, "train.checkpoint_every": 1}))
     export = Path(summary["export"])
     model, info = AutoModel.from_pretrained(str(export), output_loading_info=True)
     assert not info["missing_keys"] and not info["unexpected_keys"]
     assert (export / "concept_encoder" / "model.safetensors").exists()
     assert (export / "nuner_head.json").exists()
+    from safetensors.numpy import load_file
+
     from nuner_jax.models.build import load_dual_encoder
+    from nuner_jax.train.export import export_checkpoint
 
     load_dual_encoder(export)
+    # any checkpoint exports the same way; the last one equals the end-of-run export
+    first = export_checkpoint(tmp_path / "w", step=1)
+    last = export_checkpoint(tmp_path / "w", out_dir=tmp_path / "last")
+    end, at1, at2 = (load_file(str(d / "model.safetensors")) for d in (export, first, last))
+    name = "encoder.layer.2.output.dense.weight"
+    np.testing.assert_array_equal(end[name], at2[name])
+    assert not np.array_equal(at1[name], at2[name])
+    with pytest.raises(FileNotFoundError, match="no checkpoint for step 7"):
+        export_checkpoint(tmp_path / "w", step=7)
 
 
 @pytest.mark.slow
