@@ -92,14 +92,14 @@ def get_config(arg: str | None = None) -> ConfigDict:
         c.train.checkpoint_every = 2000
         c.optim.warmup_steps = 1000
     elif variant == "demo":
-        c.data.batch_size = 8
-        c.data.max_concepts = 160
-        c.data.num_negatives = 32
-        c.train.steps = 300
+        c.data.batch_size = 4
+        c.data.max_concepts = 96
+        c.data.num_negatives = 24
+        c.train.steps = 250
         c.train.log_every = 10
-        c.train.eval_every = 100
+        c.train.eval_every = 125
         c.train.eval_batches = 2
-        c.train.checkpoint_every = 100
+        c.train.checkpoint_every = 125
         c.optim.learning_rate = 1e-4
         c.optim.warmup_steps = 30
     elif variant == "local":
