@@ -276,3 +276,36 @@ def _add_export(sub: argparse._SubParsersAction) -> None:
 
 
 REGISTRY.append(_add_export)
+
+
+def _tagger(args: argparse.Namespace) -> None:
+    from nuner_jax.eval.benchmarks import load_benchmark, read_sentences
+    from nuner_jax.eval.sampling import sample_k_shot
+    from nuner_jax.eval.token_classifier import export_token_classifier, fit_tagger
+
+    pool = read_sentences(args.train) if args.train else load_benchmark(args.dataset, args.data_root)[0]
+    if args.k:
+        idx, short = sample_k_shot(pool, args.k, args.seed)
+        if short:
+            print(f"note: types with fewer than k={args.k} sentences (all used): {short}")
+        pool = [pool[i] for i in idx]
+    tagger = fit_tagger(args.model, pool, c=args.c)
+    print(f"fitted on {len(pool)} sentences, labels {tagger.classes}; "
+          f"wrote {export_token_classifier(tagger, args.out)}")
+
+
+def _add_tagger(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("tagger", help="fit a few-shot NER head on a frozen encoder and export it for transformers")
+    p.add_argument("--model", required=True, help="encoder: HF directory / hub id / 'minilm'")
+    src = p.add_mutually_exclusive_group(required=True)
+    src.add_argument("--dataset", help="a benchmark name (its train split)")
+    src.add_argument("--train", help="a CoNLL / GLiNER / HF-tokens training file")
+    p.add_argument("--k", type=int, default=0, help="sample k sentences per type (0: use all)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--c", type=float, default=1.0)
+    p.add_argument("--data-root")
+    p.add_argument("--out", required=True)
+    p.set_defaults(func=_tagger)
+
+
+REGISTRY.append(_add_tagger)
