@@ -48,10 +48,9 @@ def read_meta(manager: ocp.CheckpointManager, step: int) -> dict[str, Any]:
 
 def restore(manager: ocp.CheckpointManager, step: int, abstract_state, shardings):
     """Restore onto the mesh; a shape or structure mismatch becomes a CheckpointMismatchError."""
-    target = jax.tree.map(
-        lambda x, s: jax.ShapeDtypeStruct(x.shape, x.dtype, sharding=s), _keys_to_data(abstract_state),
-        _keys_to_data_shardings(shardings, abstract_state),
-    )
+    # key data keeps its key array's (replicated) sharding
+    target = jax.tree.map(lambda x, s: jax.ShapeDtypeStruct(x.shape, x.dtype, sharding=s),
+                          _keys_to_data(abstract_state), shardings)
     try:
         restored = manager.restore(step, args=ocp.args.Composite(state=ocp.args.StandardRestore(target)))["state"]
     except (ValueError, KeyError, TypeError) as e:
@@ -59,10 +58,6 @@ def restore(manager: ocp.CheckpointManager, step: int, abstract_state, shardings
             f"{manager.directory}/{step}: checkpoint does not match the configured model ({e})"
         ) from e
     return _data_to_keys(restored, abstract_state)
-
-
-def _keys_to_data_shardings(shardings, abstract_state):
-    return shardings  # key data keeps the key array's sharding (replicated)
 
 
 def check_compatible(saved_config: dict, config: dict, directory: Path) -> None:

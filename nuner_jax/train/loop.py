@@ -105,9 +105,8 @@ def train(config: ConfigDict) -> dict[str, Any]:
     train_data = PretrainBatches(data_dir, config.data.train_split, lcfg, pidx, pcount)
     eval_data = None
     if config.data.eval_split and config.data.eval_split in read_info(data_dir)["splits"]:
-        eval_cfg = dataclasses.replace(lcfg, batch_size=lcfg.batch_size)
         try:
-            eval_data = PretrainBatches(data_dir, config.data.eval_split, eval_cfg, pidx, pcount)
+            eval_data = PretrainBatches(data_dir, config.data.eval_split, lcfg, pidx, pcount)
         except ValueError:  # a held-out split smaller than one batch: evaluation is skipped, said once
             print(f"note: eval split too small for a batch of {lcfg.batch_size}; no held-out evaluation")
     total_steps = config.train.steps or max(1, math.ceil(config.train.epochs * train_data.steps_per_epoch))
@@ -137,9 +136,13 @@ def train(config: ConfigDict) -> dict[str, Any]:
     start_step = 0
     if manager.latest_step() is not None:
         latest = manager.latest_step()
-        checkpointing.check_compatible(checkpointing.read_meta(manager, latest)["config"], config.to_dict(),
-                                       workdir)
-        state = checkpointing.restore(manager, latest, state, state_sh)
+        try:
+            checkpointing.check_compatible(checkpointing.read_meta(manager, latest)["config"], config.to_dict(),
+                                           workdir)
+            state = checkpointing.restore(manager, latest, state, state_sh)
+        except Exception:
+            manager.close()  # no orphaned background saver threads on the error path
+            raise
         start_step = int(latest)
         print(f"resumed from {workdir / 'checkpoints'} at step {start_step}")
     else:
@@ -191,6 +194,7 @@ def train(config: ConfigDict) -> dict[str, Any]:
                     acc = _sum_metrics(acc, m)
                 if not np.isfinite(acc["loss"]):
                     latest = manager.latest_step()
+                    manager.close()
                     raise NonFiniteLossError(
                         f"loss is {acc['loss']} at step {done}; last good checkpoint: "
                         f"{workdir / 'checkpoints' / str(latest) if latest is not None else 'none'}. "
