@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import pytest
 
 from nuner_jax.eval.fewshot import FewShotConfig, evaluate_models
 from pretrain_fixtures import tiny_config, tiny_setup

@@ -64,6 +64,7 @@ def test_prepare_is_deterministic(tmp_path):
     path = shared_data("llm_annotated_pilot/annotations.jsonl")
     a = prepare([path], tmp_path / "a", PrepareConfig(eval_fraction=0.1, seed=3))
     b = prepare([path], tmp_path / "b", PrepareConfig(eval_fraction=0.1, seed=3))
+    assert a["splits"] == b["splits"] and a["concepts"] == b["concepts"]
     shards_a = sorted((tmp_path / "a" / "tfds").rglob("*.array_record-*"))
     shards_b = sorted((tmp_path / "b" / "tfds").rglob("*.array_record-*"))
     assert shards_a and [p.name for p in shards_a] == [p.name for p in shards_b]
