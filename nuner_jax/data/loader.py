@@ -159,13 +159,20 @@ class PretrainBatches:
         return np.concatenate([present, negatives]), overflow
 
     def batch(self, step: int) -> dict[str, np.ndarray]:
-        cfg = self.cfg
         rows = self.rows_of(step)
+        lo = self.process_index * self.local_batch
+        return self.assemble(step, rows, rows[lo : lo + self.local_batch])
+
+    def assemble(self, step: int, rows: list[list[int]], local_rows: list[list[int]]) -> dict[str, np.ndarray]:
+        """The arrays for `local_rows` (records per row) of a global batch made of `rows`.
+
+        Concept slots depend only on the set of records in `rows` and on `step`, so the same
+        sentences packed or padded get the same slots (the packing regression test relies on it).
+        """
+        cfg = self.cfg
         slots, overflow = self.concepts_of(step, rows)
         slot_of = {int(c): k for k, c in enumerate(slots)}
-        lo = self.process_index * self.local_batch
-        local_rows = rows[lo : lo + self.local_batch]
-        B, L, C = self.local_batch, cfg.max_length, cfg.max_concepts
+        B, L, C = len(local_rows), cfg.max_length, cfg.max_concepts
         input_ids = np.full((B, L), self.pad_id, np.int32)
         segment_ids = np.zeros((B, L), np.int32)
         token_mask = np.zeros((B, L), bool)
