@@ -81,8 +81,8 @@ def main() -> None:
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     (out / "data_pipeline.json").write_text(json.dumps(results, indent=2) + "\n")
-    lines = ["| tokenizer | prepare sent/s | loader padded batches/s | packed batches/s | real tokens padded | "
-             "real tokens packed | sentences/batch padded | packed |", "|---|---|---|---|---|---|---|---|"]
+    lines = [("| tokenizer | prepare sent/s | loader padded batches/s | packed batches/s | real tokens padded | "
+             "real tokens packed | sentences/batch padded | packed |"), "|---|---|---|---|---|---|---|---|"]
     for name in tokenizers:
         r = results[name]
         lines.append(f"| {name} | {r['prepare_sentences_per_s']:.0f} | {r['padded']['batches_per_s']:.1f} | "

@@ -8,9 +8,9 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from conftest import shared_data
 from flax import nnx
 
-from conftest import shared_data
 from nuner_jax.data.loader import LoaderConfig, PretrainBatches
 from nuner_jax.data.prepare import PrepareConfig, prepare
 from nuner_jax.models.build import build_dual_encoder
@@ -50,7 +50,7 @@ def test_packed_and_padded_batches_give_the_same_loss(family, small_bert_dir, sm
 
     model = build_dual_encoder(str(model_dir), head=HeadConfig(), seed=0, dropout=0.0)
     model.eval()
-    to_jax = lambda b: {k: jnp.asarray(v) for k, v in b.items()}  # noqa: E731
+    to_jax = lambda b: {k: jnp.asarray(v) for k, v in b.items()}
     loss_p, stats_p, grads_p = _loss_and_grads(model, to_jax(packed))
     loss_u, stats_u, grads_u = _loss_and_grads(model, to_jax(padded))
 

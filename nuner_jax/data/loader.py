@@ -158,6 +158,10 @@ class PretrainBatches:
         negatives = negatives[np.argsort(-keys[negatives])]
         return np.concatenate([present, negatives]), overflow
 
+    def concept_name_ids(self, slots) -> list[list[int]]:
+        """Token ids (with special tokens, capped at concept_max_length) of the given concepts' names."""
+        return [self._concept_tokens[int(c)] for c in slots]
+
     def batch(self, step: int) -> dict[str, np.ndarray]:
         rows = self.rows_of(step)
         lo = self.process_index * self.local_batch
@@ -196,7 +200,7 @@ class PretrainBatches:
                     if slot is not None:
                         labels[b, pos + first : pos + last + 1, slot] = True
                 pos += n
-        concepts = pack_concept_names([self._concept_tokens[c] for c in slots], cfg, self.pad_id)
+        concepts = pack_concept_names(self.concept_name_ids(slots), cfg, self.pad_id)
         n_packed = int(concepts["concept_mask"].sum())
         overflow += max(0, min(len(slots), cfg.max_concepts - cfg.num_negatives) - n_packed)
         if n_packed < len(slots):  # names that did not fit the concept rows lose their labels this step

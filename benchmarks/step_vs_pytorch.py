@@ -1,0 +1,314 @@
+"""The NuNER training step, this codebase (JAX, jitted, packed) vs transformers + PyTorch (eager,
+dynamic padding), on the same sentences and concept slots from the real annotation data.
+
+For each model shape (the offline MiniLM-L6; roberta-base with random weights, since its hub
+checkpoint is out of reach offline: the shapes are what count) it runs, each in its own process
+so that peak memory is its own:
+
+  jax-packed     our pipeline: sentences packed into 128-token rows, concept names packed
+  torch-dynamic  the same sentences and slots, one sentence per row padded to the batch's longest
+  jax-padded     identical fixed-shape arrays for both sides (one sentence per 128-token row,
+  torch-padded   one concept name per 16-token row): the like-for-like speed of the two stacks
+
+and reports step time (median of the timed steps), real (non-pad) text tokens per second, peak
+RSS, compile time (JAX) or first-step overhead (PyTorch), model FLOPs utilisation against this
+machine's measured float32 matmul peak, and the loader's batches/s against the step's demand.
+
+Run:  python benchmarks/step_vs_pytorch.py [--models minilm roberta-base] [--steps 4]
+Writes benchmarks/results/step_vs_pytorch.json and .md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+HERE = Path(__file__).resolve().parent
+DATA = HERE.parents[1] / "shared" / "data"
+
+# Per model: packed rows per step, concept slots and negatives (as in the configs), and the
+# equal-padded batch (sentences, slots).
+SETTINGS = {
+    "minilm": {"rows": 32, "max_concepts": 448, "negatives": 64, "sentences": 32, "padded_concepts": 256},
+    "roberta-base": {"rows": 8, "max_concepts": 160, "negatives": 32, "sentences": 16, "padded_concepts": 160},
+}
+
+
+def rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def loader_for(shards: str, s: dict, pack: bool):
+    from nuner_jax.data.loader import LoaderConfig, PretrainBatches
+
+    if pack:
+        cfg = LoaderConfig(batch_size=s["rows"], pack=True, max_concepts=s["max_concepts"],
+                           num_negatives=s["negatives"])
+    else:
+        cfg = LoaderConfig(batch_size=s["sentences"], pack=False, max_concepts=s["padded_concepts"],
+                           num_negatives=s["negatives"])
+    return PretrainBatches(shards, "train", cfg)
+
+
+# ---- children ------------------------------------------------------------------------------------
+def run_jax(model_dir: str, shards: str, s: dict, steps: int, padded: bool) -> dict:
+    import functools
+
+    import jax
+    from flops import step_flops
+    from step_batches import equal_padded, packed_jax, real_tokens
+
+    from nuner_jax.models.build import build_dual_encoder
+    from nuner_jax.models.dual_encoder import HeadConfig
+    from nuner_jax.train.freeze import FrozenRules, bottom_layers_rule, trainable_filter
+    from nuner_jax.train.losses import LossConfig
+    from nuner_jax.train.optim import OptimConfig, make_optimizer
+    from nuner_jax.train.state import create_state
+    from nuner_jax.train.step import train_step
+
+    loader = loader_for(shards, s, pack=not padded)
+    batches = [equal_padded(loader, i)[0] if padded else packed_jax(loader, i) for i in range(steps + 1)]
+    rss_data = rss_mb()
+    model = build_dual_encoder(model_dir, head=HeadConfig(), seed=0, dropout=0.0)
+    text_cfg, concept_cfg = model.text_encoder.cfg, model.concept_encoder.cfg
+    frozen = text_cfg.num_layers // 2
+    rules = FrozenRules(bottom_layers_rule("text_encoder", frozen))
+    tx = make_optimizer(OptimConfig(learning_rate=1e-4, warmup_steps=0, decay="constant"), 1000)  # as the PyTorch side
+    graphdef, state = create_state(model, rules, tx)
+    del model
+    step_fn = jax.jit(functools.partial(train_step, graphdef=graphdef, trainable=trainable_filter(rules), tx=tx,
+                                        loss_cfg=LossConfig(pos_weight=5.0)), donate_argnums=0)
+    t0 = time.perf_counter()
+    compiled = step_fn.lower(state, batches[0]).compile()
+    compile_s = time.perf_counter() - t0
+    cost = compiled.cost_analysis()
+    cost = cost[0] if isinstance(cost, list) else cost
+    times, losses = [], []
+    for i, batch in enumerate(batches):
+        t0 = time.perf_counter()
+        state, metrics = compiled(state, jax.device_put(batch))
+        jax.block_until_ready((state, metrics))
+        if i:  # the first call after compiling warms caches
+            times.append(time.perf_counter() - t0)
+        losses.append(float(metrics["loss"]))
+    b0 = batches[0]
+    flops = step_flops(text_cfg, concept_cfg, b0["input_ids"].shape, b0["concept_ids"].shape,
+                       b0["concept_mask"].shape[0], frozen)
+    return {"step_s": statistics.median(times), "step_s_all": times, "compile_s": compile_s,
+            "real_tokens_per_step": float(np.mean([real_tokens(b) for b in batches[1:]])),
+            "sentences_per_step": float(np.mean([len([r for row in loader.rows_of(i) for r in row])
+                                                 for i in range(1, steps + 1)])),
+            "text_shape": list(b0["input_ids"].shape), "concept_shape": list(b0["concept_ids"].shape),
+            "model_flops_per_step": flops, "xla_flops_per_step": float(cost.get("flops", 0.0)) if cost else 0.0,
+            "losses": losses, "peak_rss_mb": rss_mb(), "rss_after_data_mb": rss_data}
+
+
+def run_torch(model_dir: str, shards: str, s: dict, steps: int, padded: bool) -> dict:
+    import torch
+    from flops import step_flops
+    from step_batches import dynamic_torch, equal_padded, real_tokens
+    from torch_nuner import TorchNuNER, make_optimizer, to_torch, train_step
+
+    from nuner_jax.models.config import EncoderConfig
+
+    torch.manual_seed(0)
+    loader = loader_for(shards, s, pack=not padded)
+    arrays = [equal_padded(loader, i)[1] if padded else dynamic_torch(loader, i) for i in range(steps + 1)]
+    rss_data = rss_mb()
+    text_cfg = EncoderConfig.from_json_file(Path(model_dir) / "config.json")
+    frozen = text_cfg.num_layers // 2
+    model = TorchNuNER(model_dir, frozen)
+    model.train()
+    opt = make_optimizer(model)
+    times, losses = [], []
+    first = 0.0
+    for i, a in enumerate(arrays):
+        t0 = time.perf_counter()
+        losses.append(train_step(model, opt, to_torch(a)))
+        dt = time.perf_counter() - t0
+        if i:
+            times.append(dt)
+        else:
+            first = dt
+    flops = [step_flops(text_cfg, text_cfg, a["input_ids"].shape, a["concept_ids"].shape,
+                        a["concept_ids"].shape[0], frozen) for a in arrays[1:]]
+    return {"step_s": statistics.median(times), "step_s_all": times,
+            "first_step_overhead_s": first - statistics.median(times),
+            "real_tokens_per_step": float(np.mean([real_tokens(a) for a in arrays[1:]])),
+            "sentences_per_step": float(np.mean([a["input_ids"].shape[0] for a in arrays[1:]])),
+            "text_shape": [list(a["input_ids"].shape) for a in arrays[1:]],
+            "concept_shape": [list(a["concept_ids"].shape) for a in arrays[1:]],
+            "model_flops_per_step": float(np.mean(flops)), "losses": losses,
+            "peak_rss_mb": rss_mb(), "rss_after_data_mb": rss_data,
+            "torch_threads": torch.get_num_threads()}
+
+
+def run_peak() -> dict:
+    from flops import jax_matmul_peak, torch_matmul_peak
+
+    return {"jax_gflops": jax_matmul_peak() / 1e9, "torch_gflops": torch_matmul_peak() / 1e9}
+
+
+def run_loader(shards: str, s: dict, steps: int = 40) -> dict:
+    loader = loader_for(shards, s, pack=True)
+    it = loader.iterate(0, steps)
+    next(it)
+    t0 = time.perf_counter()
+    for _ in range(steps - 1):
+        next(it)
+    return {"batches_per_s": (steps - 1) / (time.perf_counter() - t0)}
+
+
+# ---- parent --------------------------------------------------------------------------------------
+def child(kind: str, args: argparse.Namespace, model: str = "", model_dir: str = "") -> dict:
+    cmd = [sys.executable, str(Path(__file__)), "--child", kind, "--model", model, "--model-dir", model_dir,
+           "--shards", str(args.shards), "--steps", str(args.steps)]
+    proc = subprocess.run(cmd, capture_output=True, text=True, cwd=HERE)
+    if proc.returncode:
+        raise RuntimeError(f"{kind} {model} failed:\n{proc.stderr[-3000:]}")
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def prepare_shards(data: Path, out: Path) -> Path:
+    from nuner_jax.data.prepare import PrepareConfig, prepare
+
+    inputs = sorted((data / "llm_annotated").glob("*.jsonl"))
+    prepare(inputs, out, PrepareConfig(tokenizer="minilm"))
+    return out
+
+
+def roberta_base_checkpoint(out: Path) -> Path:
+    """roberta-base's shapes with random weights (the hub is out of reach offline)."""
+    import torch
+    from transformers import RobertaConfig, RobertaModel
+
+    if not (out / "config.json").exists():
+        torch.manual_seed(0)
+        cfg = RobertaConfig(vocab_size=50265, hidden_size=768, num_hidden_layers=12, num_attention_heads=12,
+                            intermediate_size=3072, max_position_embeddings=514, type_vocab_size=1,
+                            pad_token_id=1, bos_token_id=0, eos_token_id=2, layer_norm_eps=1e-5)
+        RobertaModel(cfg, add_pooling_layer=False).save_pretrained(str(out))
+    return out
+
+
+def _rel_diff(a: list[float], b: list[float]) -> float:
+    return max(abs(x - y) / abs(y) for x, y in zip(a, b))
+
+
+def summarise(results: dict) -> str:
+    peak = results["peak"]["jax_gflops"]
+    lines = [
+        (f"Machine: {results['machine']}; measured float32 matmul peak {peak:.0f} GFLOP/s (XLA), "
+        f"{results['peak']['torch_gflops']:.0f} GFLOP/s (PyTorch). Real tokens: non-pad text tokens."), "",
+        "| model | run | sentences/step | text shape | step s | real tokens/s | MFU | compile s | peak RSS MB |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for model, runs in results["models"].items():
+        for run in ("jax-packed", "torch-dynamic", "jax-padded", "torch-padded"):
+            r = runs.get(run)
+            if not r:
+                continue
+            shape = r["text_shape"] if run.startswith("jax") or run == "torch-padded" else "dynamic"
+            if run == "torch-padded":
+                shape = r["text_shape"][0]
+            compile_s = r.get("compile_s", r.get("first_step_overhead_s", 0.0))
+            lines.append(f"| {model} | {run} | {r['sentences_per_step']:.0f} | {shape} | {r['step_s']:.2f} | "
+                         f"{r['tokens_per_s']:.0f} | {r['mfu']:.0%} | {compile_s:.1f} | {r['peak_rss_mb']:.0f} |")
+    lines += ["", ("| model | real tokens/s, ours packed / PyTorch dynamic | step time at equal padded shapes, "
+              "PyTorch / ours | loader batches/s | step batches/s | loader / step | loss curves agree to |"),
+              "|---|---|---|---|---|---|---|"]
+    for model, runs in results["models"].items():
+        c = runs["comparison"]
+        agree = max(c["loss_rel_diff_packed_vs_dynamic"], c["loss_rel_diff_padded"])
+        lines.append(f"| {model} | {c['tokens_per_s_ratio']:.2f}x | {c['equal_shapes_speed_ratio']:.2f}x | "
+                     f"{c['loader_batches_per_s']:.1f} | {c['step_batches_per_s']:.3f} | "
+                     f"{c['loader_over_step']:.0f}x | {agree:.1e} |")
+    return "\n".join(lines) + "\n"
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--models", nargs="+", default=list(SETTINGS), choices=list(SETTINGS))
+    ap.add_argument("--steps", type=int, default=4, help="timed steps per run (after one warm-up step)")
+    ap.add_argument("--shards", default="", help="output of `nuner-jax prepare` with the MiniLM tokenizer; "
+                    "default: prepared here from ../shared/data/llm_annotated")
+    ap.add_argument("--data", default=str(DATA))
+    ap.add_argument("--out", default=str(HERE / "results"))
+    ap.add_argument("--child", default="", help=argparse.SUPPRESS)
+    ap.add_argument("--model", default="", help=argparse.SUPPRESS)
+    ap.add_argument("--model-dir", default="", help=argparse.SUPPRESS)
+    args = ap.parse_args()
+
+    if args.child:
+        sys.path.insert(0, str(HERE))
+        s = SETTINGS.get(args.model, {})
+        kind = args.child
+        if kind == "peak":
+            result = run_peak()
+        elif kind == "loader":
+            result = run_loader(args.shards, s)
+        elif kind.startswith("jax"):
+            result = run_jax(args.model_dir, args.shards, s, args.steps, padded=kind == "jax-padded")
+        else:
+            result = run_torch(args.model_dir, args.shards, s, args.steps, padded=kind == "torch-padded")
+        print(json.dumps(result))
+        return
+
+    from tqdm import tqdm
+
+    from nuner_jax.models.offline import minilm_dir
+
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = Path(tmp)
+        if not args.shards:
+            args.shards = str(prepare_shards(Path(args.data), tmp / "shards"))
+        results = {"machine": platform.processor() or platform.machine(), "steps": args.steps,
+                   "shards": args.shards, "settings": {m: SETTINGS[m] for m in args.models}}
+        results["peak"] = child("peak", args)
+        peak = results["peak"]["jax_gflops"] * 1e9
+        results["models"] = {}
+        plan = [(m, run) for m in args.models for run in ("jax-packed", "torch-dynamic", "jax-padded",
+                                                          "torch-padded", "loader")]
+        bar = tqdm(plan, desc="benchmark", unit="run")
+        for model, run in bar:
+            bar.set_postfix_str(f"{model} {run}")
+            model_dir = str(minilm_dir()) if model == "minilm" else str(roberta_base_checkpoint(tmp / "roberta-base"))
+            r = child(run, args, model, model_dir)
+            if run != "loader":
+                r["tokens_per_s"] = r["real_tokens_per_step"] / r["step_s"]
+                r["mfu"] = r["model_flops_per_step"] / r["step_s"] / peak
+                r["achieved_gflops"] = r["model_flops_per_step"] / r["step_s"] / 1e9
+            results["models"].setdefault(model, {})[run] = r
+            tqdm.write(f"{model} {run}: {json.dumps({k: v for k, v in r.items() if not isinstance(v, list)})}")
+        for model, runs in results["models"].items():
+            runs["comparison"] = {
+                "tokens_per_s_ratio": runs["jax-packed"]["tokens_per_s"] / runs["torch-dynamic"]["tokens_per_s"],
+                "equal_shapes_speed_ratio": runs["torch-padded"]["step_s"] / runs["jax-padded"]["step_s"],
+                "loader_batches_per_s": runs["loader"]["batches_per_s"],
+                "step_batches_per_s": 1.0 / runs["jax-packed"]["step_s"],
+                "loader_over_step": runs["loader"]["batches_per_s"] * runs["jax-packed"]["step_s"],
+                # Same sentences, slots, loss and optimiser: the loss curves must agree (a correctness check).
+                "loss_rel_diff_packed_vs_dynamic": _rel_diff(runs["jax-packed"]["losses"],
+                                                             runs["torch-dynamic"]["losses"]),
+                "loss_rel_diff_padded": _rel_diff(runs["jax-padded"]["losses"], runs["torch-padded"]["losses"]),
+            }
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "step_vs_pytorch.json").write_text(json.dumps(results, indent=2) + "\n")
+    table = summarise(results)
+    (out / "step_vs_pytorch.md").write_text(table)
+    print(table)
+
+
+if __name__ == "__main__":
+    main()
