@@ -39,3 +39,17 @@ def test_bad_labels_and_stride(export_dir):
         tagger(["text"], [])
     with pytest.raises(ValueError, match="stride"):
         ZeroShotTagger(export_dir, max_length=32, stride=40)
+
+
+def test_texts_packed_together_score_as_when_alone(export_dir):
+    """Several short texts share a row (packing); each must get the spans and scores it gets alone."""
+    texts = ["Angela Merkel met Emmanuel Macron in Paris.", "Apple opened a store in Tokyo on Monday.",
+             "The Nile flows through Egypt.", "Serena Williams won at Wimbledon in 2016."]
+    labels = ["person", "city", "organisation", "country"]
+    tagger = ZeroShotTagger(export_dir, threshold=0.3)
+    together = tagger(texts, labels)
+    for text, spans in zip(texts, together):
+        (alone,) = tagger([text], labels)
+        assert [(s.start, s.end, s.label) for s in spans] == [(s.start, s.end, s.label) for s in alone]
+        assert all(abs(a.score - b.score) < 1e-4 for a, b in zip(spans, alone))
+    assert any(together)

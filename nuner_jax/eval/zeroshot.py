@@ -1,7 +1,8 @@
 """Zero-shot NER with the dual encoder kept from pre-training: label names go through the concept
 encoder, every token is scored against every label, and runs of tokens above a threshold become
 spans with character offsets. Long texts are scored in overlapping windows (never truncated); a
-token takes its scores from the window where it sits farthest from an edge."""
+token takes its scores from the window where it sits farthest from an edge. Windows of short texts
+share rows (packing with segment ids), which is where most of the tagging speed comes from."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ import numpy as np
 from flax import nnx
 
 from nuner_jax.data.align import window_starts
+from nuner_jax.data.loader import pack_rows
 from nuner_jax.models.build import load_dual_encoder
 from nuner_jax.models.dual_encoder import concept_inputs
 
@@ -44,8 +46,8 @@ class ZeroShotTagger:
         graphdef, state = nnx.split(self.model)
 
         @jax.jit
-        def token_vectors(state, ids, mask):
-            return nnx.merge(graphdef, state).encode_tokens(ids, attention_mask=mask)
+        def token_vectors(state, ids, segments):
+            return nnx.merge(graphdef, state).encode_tokens(ids, segment_ids=segments)
 
         @jax.jit
         def label_vectors(state, names, attention):
@@ -75,22 +77,33 @@ class ZeroShotTagger:
         probs = [np.zeros((len(e.ids), len(labels)), np.float32) for e in encodings]
         best_margin = [np.full(len(e.ids), -1, np.int64) for e in encodings]
         tok = self.tokenizer
-        for b in range(0, len(pieces), self.batch_size):
-            chunk = pieces[b : b + self.batch_size]
+        # Windows are packed several to a row (segment ids keep them apart), so short texts do not
+        # pay for a full padded row each.
+        rows = pack_rows(np.arange(len(pieces)), np.array([len(p[2]) + 2 for p in pieces]), self.max_length,
+                         pack=True)
+        for b in range(0, len(rows), self.batch_size):
+            chunk = rows[b : b + self.batch_size]
             ids = np.full((self.batch_size, self.max_length), tok.pad_token_id, np.int32)
-            mask = np.zeros_like(ids)
-            for r, (_, _, body_ids) in enumerate(chunk):
-                row = [tok.cls_token_id, *body_ids, tok.sep_token_id]
-                ids[r, : len(row)] = row
-                mask[r, : len(row)] = 1
-            vecs = self._tokens(self._state, jnp.asarray(ids), jnp.asarray(mask))
+            segments = np.zeros_like(ids)
+            placed = []  # (row, first body position, piece index)
+            for r, row in enumerate(chunk):
+                pos = 0
+                for seg, k in enumerate(row, start=1):
+                    body_ids = pieces[k][2]
+                    window = [tok.cls_token_id, *body_ids, tok.sep_token_id]
+                    ids[r, pos : pos + len(window)] = window
+                    segments[r, pos : pos + len(window)] = seg
+                    placed.append((r, pos + 1, k))
+                    pos += len(window)
+            vecs = self._tokens(self._state, jnp.asarray(ids), jnp.asarray(segments))
             out = np.asarray(self._scores(self._state, vecs, label_vecs))
-            for r, (t, start, body_ids) in enumerate(chunk):
+            for r, first, k in placed:
+                t, start, body_ids = pieces[k]
                 n = len(body_ids)
                 positions = np.arange(n)
                 margin = np.minimum(positions, n - 1 - positions)  # distance to the window's nearer edge
                 take = margin > best_margin[t][start : start + n]
-                probs[t][start : start + n][take] = out[r, 1 : 1 + n][take]
+                probs[t][start : start + n][take] = out[r, first : first + n][take]
                 best_margin[t][start : start + n][take] = margin[take]
         return [self._decode(texts[t], encodings[t].offsets, probs[t], labels) for t in range(len(texts))]
 
