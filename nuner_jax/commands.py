@@ -97,8 +97,11 @@ def _fewshot(args: argparse.Namespace) -> None:
     names = args.names or args.models
     if len(names) != len(args.models):
         raise ValueError("--names must give one name per --models entry")
+    from nuner_jax.eval.finetune import FineTuneConfig
+
     cfg = FewShotConfig(ks=tuple(args.ks), seeds=tuple(args.seeds), test_cap=args.test_cap,
-                        layers=tuple(args.layers), c=args.c)
+                        layers=tuple(args.layers), c=args.c, head=args.head, finetune=args.finetune,
+                        finetune_cfg=FineTuneConfig(epochs=args.ft_epochs, learning_rate=args.ft_lr))
     rows = evaluate_models(args.models, datasets, cfg, args.data_root, names)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -112,7 +115,8 @@ def _fewshot(args: argparse.Namespace) -> None:
 
 
 def _add_fewshot(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("fewshot", help="few-shot NER benchmark of encoders (frozen features + linear head)")
+    p = sub.add_parser("fewshot", help="few-shot NER benchmark of encoders (frozen features + linear/MLP head, "
+                       "or full fine-tuning)")
     p.add_argument("--models", nargs="+", required=True, help="HF directories / hub ids / 'minilm'")
     p.add_argument("--names", nargs="+", help="display names, one per model")
     p.add_argument("--datasets", nargs="+", default=["all"])
@@ -121,6 +125,10 @@ def _add_fewshot(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--test-cap", type=int, default=1000, help="test sentences per dataset (0: all)")
     p.add_argument("--layers", nargs="+", type=int, default=[-1], help="hidden states concatenated, e.g. -1 -7")
     p.add_argument("--c", type=float, default=1.0, help="inverse L2 strength of the logistic regression")
+    p.add_argument("--head", choices=["linear", "mlp"], default="linear", help="head on frozen features")
+    p.add_argument("--finetune", action="store_true", help="train encoder + linear head (not frozen)")
+    p.add_argument("--ft-epochs", type=int, default=20, help="fine-tuning epochs over the k-shot sample")
+    p.add_argument("--ft-lr", type=float, default=5e-5, help="fine-tuning learning rate of the encoder")
     p.add_argument("--data-root", help="folder holding the benchmarks (default ../shared/data)")
     p.add_argument("--out", required=True)
     p.set_defaults(func=_fewshot)

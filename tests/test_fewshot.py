@@ -82,3 +82,51 @@ def test_empty_test_split_is_an_error(tmp_path):
     pool = [Sentence(("Paris",), ((0, 0, "LOC"),))]
     with pytest.raises(ValueError, match="empty test split"):
         run_dataset(WordFeaturizer("minilm"), "m", "d", pool, [], FewShotConfig(ks=(1,), seeds=(0,)))
+
+
+def test_mlp_probe_fits_a_non_linear_problem():
+    from nuner_jax.eval.mlp_probe import fit_mlp
+
+    rng = np.random.default_rng(0)
+    x = rng.normal(0, 1, (400, 2)).astype(np.float32)
+    y = (x[:, 0] * x[:, 1] > 0).astype(np.int64)  # XOR: no linear head separates it
+    assert (fit_probe(x, y, 2).predict(x) == y).mean() < 0.7
+    assert (fit_mlp(x, y, 2, steps=400, seed=0).predict(x) == y).mean() > 0.9
+
+
+def _toy_ner():
+    people = ["Alice", "Bob", "Carol", "Dave", "Erin", "Frank"]
+    cities = ["Paris", "Tokyo", "Lima", "Oslo", "Cairo", "Quito"]
+    train = [Sentence((p, "flew", "to", c, "today"), ((0, 0, "PER"), (3, 3, "LOC"))) for p, c in zip(people, cities)]
+    return train
+
+
+def test_full_fine_tuning_moves_the_encoder_and_learns_the_sample(small_bert_dir):
+    from nuner_jax.eval.features import WordFeaturizer
+    from nuner_jax.eval.finetune import FineTuneConfig, finetune
+
+    featurizer = WordFeaturizer(small_bert_dir)
+    train = _toy_ner()
+    classes = {"O": 0, "PER": 1, "LOC": 2}
+    labels = [[classes[t] for t in ["PER", "O", "O", "LOC", "O"]] for _ in train]
+    params, head = finetune(featurizer, [s.words for s in train], labels, 3,
+                            FineTuneConfig(epochs=30, learning_rate=1e-3, head_learning_rate=1e-2), seed=0)
+    before = np.concatenate(featurizer([s.words for s in train]))
+    after = np.concatenate(featurizer([s.words for s in train], params=params))
+    assert np.abs(after - before).max() > 1e-3  # the encoder itself was trained
+    pred = head.predict(after)
+    assert (pred == np.concatenate(labels)).mean() > 0.9
+
+
+@pytest.mark.parametrize("method", ["mlp", "finetune"])
+def test_protocol_runs_with_each_head(method, small_bert_dir):
+    from nuner_jax.eval.features import WordFeaturizer
+    from nuner_jax.eval.finetune import FineTuneConfig
+
+    train = _toy_ner()
+    cfg = FewShotConfig(ks=(2,), seeds=(0,), head="mlp" if method == "mlp" else "linear",
+                        finetune=method == "finetune", finetune_cfg=FineTuneConfig(epochs=2))
+    rows = run_dataset(WordFeaturizer(small_bert_dir), "m", "toy", train, train[:3], cfg)
+    assert len(rows) == 1 and rows[0]["method"] == method and 0 <= rows[0]["macro_token_f1"] <= 100
+    with pytest.raises(ValueError, match="head must be"):
+        FewShotConfig(head="svm")

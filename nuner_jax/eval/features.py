@@ -37,15 +37,22 @@ class WordFeaturizer:
         self.dim = encoder.cfg.hidden_size * len(self.layers)
         self.max_length = min(max_length or 512, encoder.cfg.max_sequence_length)
         self.batch_size = batch_size
-        graphdef, state = nnx.split(encoder)
-        self._state = state
+        # Parameters apart from the rest, so fine-tuning can differentiate them and swap them in.
+        self.graphdef, self.params, self.rest = nnx.split(encoder, nnx.Param, ...)
 
         @jax.jit
-        def forward(state, ids, mask):
-            out = nnx.merge(graphdef, state)(ids, attention_mask=mask)
-            return token_features(out.hidden_states, self.layers)
+        def forward(params, rest, ids, mask):
+            return self.features(params, rest, ids, mask)
 
         self._forward = forward
+
+    def features(self, params, rest, ids: jax.Array, mask: jax.Array) -> jax.Array:
+        """(batch, length, dim) token features; traceable (fine-tuning differentiates through it)."""
+        out = nnx.merge(self.graphdef, params, rest)(ids, attention_mask=mask)
+        return token_features(out.hidden_states, self.layers)
+
+    def pieces(self, sentences: Sequence[Sequence[str]]):
+        return self._pieces(sentences)
 
     def _pieces(self, sentences: Sequence[Sequence[str]]):
         """(sentence index, token ids with specials, first-subword position of each word it covers)."""
@@ -72,8 +79,10 @@ class WordFeaturizer:
                     break
                 start = stop
 
-    def __call__(self, sentences: Sequence[Sequence[str]]) -> list[np.ndarray]:
-        """One (n_words, dim) float32 array per sentence (zeros for words with no subword)."""
+    def __call__(self, sentences: Sequence[Sequence[str]], params=None) -> list[np.ndarray]:
+        """One (n_words, dim) float32 array per sentence (zeros for words with no subword);
+        `params` replaces the encoder's own (a fine-tuned copy)."""
+        params = self.params if params is None else params
         feats = [np.zeros((len(s), self.dim), np.float32) for s in sentences]
         pieces = sorted(self._pieces(sentences), key=lambda p: len(p[1]))
         pad = self.tokenizer.pad_token_id
@@ -85,7 +94,7 @@ class WordFeaturizer:
             for r, (_, toks, _) in enumerate(chunk):
                 ids[r, : len(toks)] = toks
                 mask[r, : len(toks)] = 1
-            out = np.asarray(self._forward(self._state, jnp.asarray(ids), jnp.asarray(mask)))
+            out = np.asarray(self._forward(params, self.rest, jnp.asarray(ids), jnp.asarray(mask)))
             for r, (i, _, covered) in enumerate(chunk):
                 for w, pos in covered.items():
                     feats[i][w] = out[r, pos]

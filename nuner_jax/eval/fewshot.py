@@ -1,6 +1,7 @@
 """The few-shot protocol: k sentences per entity type from the train split (seeded, the same for
-every model), a linear head on frozen word features, evaluation on the (capped) test split,
-several seeds; mean and standard deviation per (model, dataset, k)."""
+every model), a head on frozen word features (logistic regression or a 2-layer MLP) or full
+fine-tuning of encoder + linear head, evaluation on the (capped) test split, several seeds;
+mean and standard deviation per (model, dataset, k)."""
 
 from __future__ import annotations
 
@@ -13,7 +14,9 @@ from tqdm.auto import tqdm
 
 from nuner_jax.eval.benchmarks import Sentence, load_benchmark
 from nuner_jax.eval.features import WordFeaturizer
+from nuner_jax.eval.finetune import FineTuneConfig, finetune
 from nuner_jax.eval.linear_probe import fit_probe
+from nuner_jax.eval.mlp_probe import fit_mlp
 from nuner_jax.eval.metrics import entity_f1, io_to_iob2, macro_token_f1, spans_to_iob2
 from nuner_jax.eval.sampling import sample_k_shot
 
@@ -29,6 +32,19 @@ class FewShotConfig:
     c: float = 1.0
     max_iter: int = 200
     batch_size: int = 32
+    head: str = "linear"  # "linear" (logistic regression) or "mlp" (2 layers), on frozen features
+    finetune: bool = False  # True: encoder + linear head trained together (head is then ignored)
+    finetune_cfg: FineTuneConfig = FineTuneConfig()
+
+    def __post_init__(self) -> None:
+        if self.head not in ("linear", "mlp"):
+            raise ValueError(f"head must be 'linear' or 'mlp', got {self.head!r}")
+        if not self.ks or min(self.ks) < 1:
+            raise ValueError(f"ks must be positive integers, got {self.ks}")
+
+    @property
+    def method(self) -> str:
+        return "finetune" if self.finetune else self.head
 
 
 def word_labels(sentence: Sentence) -> list[str]:
@@ -49,8 +65,11 @@ def run_dataset(featurizer: WordFeaturizer, model_name: str, dataset: str, train
         raise ValueError(f"{dataset}: empty test split")
     samples = {(k, s): sample_k_shot(train, k, s) for k in cfg.ks for s in cfg.seeds}
     needed = sorted({i for idx, _ in samples.values() for i in idx})
-    train_feats = dict(zip(needed, featurizer([train[i].words for i in needed])))
-    test_feats = featurizer([s.words for s in test])
+    if cfg.finetune:
+        train_feats, test_feats = {}, [np.zeros((0, featurizer.dim), np.float32)]
+    else:
+        train_feats = dict(zip(needed, featurizer([train[i].words for i in needed])))
+        test_feats = featurizer([s.words for s in test])
     train_types = sorted({t for s in train for t in s.types})
     test_types = sorted({t for s in test for t in s.types})
     unseen = sorted(set(test_types) - set(train_types))
@@ -61,16 +80,25 @@ def run_dataset(featurizer: WordFeaturizer, model_name: str, dataset: str, train
     x_test = np.concatenate(test_feats)
     rows = []
     for (k, seed), (idx, short) in samples.items():
-        x = np.concatenate([train_feats[i] for i in idx])
-        y = np.array([class_id[lab] for i in idx for lab in word_labels(train[i])])
-        probe = fit_probe(x, y, len(classes), c=cfg.c, max_iter=cfg.max_iter)
-        flat = probe.predict(x_test)
+        y_words = [[class_id[lab] for lab in word_labels(train[i])] for i in idx]
+        if cfg.finetune:
+            params, probe = finetune(featurizer, [train[i].words for i in idx], y_words, len(classes),
+                                     cfg.finetune_cfg, seed=seed)
+            flat = probe.predict(np.concatenate(featurizer([s.words for s in test], params=params)))
+        else:
+            x = np.concatenate([train_feats[i] for i in idx])
+            y = np.concatenate([np.asarray(w, np.int64) for w in y_words])
+            if cfg.head == "mlp":
+                probe = fit_mlp(x, y, len(classes), seed=seed)
+            else:
+                probe = fit_probe(x, y, len(classes), c=cfg.c, max_iter=cfg.max_iter)
+            flat = probe.predict(x_test)
         pred_io, pos = [], 0
         for s in test:
             pred_io.append([classes[c] for c in flat[pos : pos + len(s.words)]])
             pos += len(s.words)
         rows.append({
-            "model": model_name, "dataset": dataset, "k": k, "seed": seed,
+            "model": model_name, "dataset": dataset, "k": k, "seed": seed, "method": cfg.method,
             "macro_token_f1": 100 * macro_token_f1(gold_io, pred_io, test_types),
             **{m: 100 * v for m, v in entity_f1(gold_iob2, [io_to_iob2(p) for p in pred_io]).items()},
             "train_sentences": len(idx), "test_sentences": len(test),
