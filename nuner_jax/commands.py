@@ -230,6 +230,42 @@ def _add_zeroshot(sub: argparse._SubParsersAction) -> None:
 REGISTRY.append(_add_zeroshot)
 
 
+def _zeroshot_eval(args: argparse.Namespace) -> None:
+    from nuner_jax.eval.benchmarks import BENCHMARKS
+    from nuner_jax.eval.zeroshot_eval import evaluate, markdown
+
+    datasets = sorted(d for d in BENCHMARKS if d.startswith("crossner")) if args.datasets == ["crossner"] \
+        else sorted(BENCHMARKS) if args.datasets == ["all"] else args.datasets
+    overrides = json.loads(Path(args.label_names).read_text()) if args.label_names else None
+    rows = evaluate(args.model, datasets, tuple(args.thresholds), args.test_cap, args.data_root,
+                    label_overrides=overrides)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "zeroshot.json").write_text(json.dumps({"model": args.model, "rows": rows}, indent=1) + "\n")
+    text = "".join(f"**{title}**, by threshold\n\n{markdown(rows, metric)}\n" for metric, title in (
+        ("entity_f1_strict", "entity micro-F1, seqeval strict IOB2"),
+        ("entity_f1_default", "entity micro-F1, seqeval default"),
+        ("macro_token_f1", "macro token-level F1")))
+    (out / "zeroshot.md").write_text(text)
+    print(text)
+    print(f"results in {out}/zeroshot.json, zeroshot.md")
+
+
+def _add_zeroshot_eval(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("zeroshot-eval", help="zero-shot NER of a dual encoder export scored on benchmarks")
+    p.add_argument("--model", required=True, help="a `pretrain` export directory (with concept_encoder/)")
+    p.add_argument("--datasets", nargs="+", default=["crossner"], help="names, 'crossner' (5 domains) or 'all'")
+    p.add_argument("--thresholds", nargs="+", type=float, default=[0.3, 0.5, 0.7])
+    p.add_argument("--test-cap", type=int, default=1000, help="test sentences per dataset (0: all)")
+    p.add_argument("--label-names", help="JSON file {entity type: label name} overriding the built-in names")
+    p.add_argument("--data-root", help="folder holding the benchmarks (default ../shared/data)")
+    p.add_argument("--out", required=True)
+    p.set_defaults(func=_zeroshot_eval)
+
+
+REGISTRY.append(_add_zeroshot_eval)
+
+
 def _sweep(args: argparse.Namespace) -> None:
     import importlib.util
 

@@ -53,3 +53,38 @@ def test_texts_packed_together_score_as_when_alone(export_dir):
         assert [(s.start, s.end, s.label) for s in spans] == [(s.start, s.end, s.label) for s in alone]
         assert all(abs(a.score - b.score) < 1e-4 for a, b in zip(spans, alone))
     assert any(together)
+
+
+def test_zero_shot_spans_map_back_to_benchmark_words():
+    from nuner_jax.eval.zeroshot import EntitySpan
+    from nuner_jax.eval.zeroshot_eval import label_name, spans_to_word_tags, words_and_offsets
+
+    words = ("Angela", "Merkel", "visited", "New", "York", ".")
+    text, offsets = words_and_offsets(words)
+    assert [text[s:e] for s, e in offsets] == list(words)
+    spans = [EntitySpan(0, 13, "person", 0.9, "Angela Merkel"), EntitySpan(22, 30, "city", 0.8, "New York")]
+    tags = spans_to_word_tags(spans, offsets, {"person": "PER", "city": "LOC"})
+    assert tags == ["B-PER", "I-PER", "O", "B-LOC", "I-LOC", "O"]
+    assert label_name("politicalparty") == "political party" and label_name("cell_line") == "cell line"
+    assert label_name("PER", {"PER": "human"}) == "human" and label_name("Some_Type") == "some type"
+
+
+def test_zero_shot_evaluation_rows_and_bad_input(export_dir):
+    from nuner_jax.eval.benchmarks import Sentence
+    from nuner_jax.eval.zeroshot_eval import evaluate_dataset
+
+    test = [Sentence(("Angela", "Merkel", "visited", "Paris", "."), ((0, 1, "PER"), (3, 3, "LOC"))),
+            Sentence(("Tokyo", "is", "big", "."), ((0, 0, "LOC"),))]
+    tagger = ZeroShotTagger(export_dir)
+    rows = evaluate_dataset(tagger, "toy", test, thresholds=(0.0, 0.5, 1.01))
+    assert [r["threshold"] for r in rows] == [0.0, 0.5, 1.01]
+    assert rows[0]["labels"] == {"LOC": "location", "PER": "person"}
+    assert rows[-1]["entity_f1_strict"] == 0.0  # nothing clears a threshold above 1
+    assert all(0 <= r["entity_f1_default"] <= 100 for r in rows)
+    with pytest.raises(ValueError, match="empty test split"):
+        evaluate_dataset(tagger, "toy", [], (0.5,))
+    with pytest.raises(ValueError, match="no entities"):
+        evaluate_dataset(tagger, "toy", [Sentence(("a",), ())], (0.5,))
+    with pytest.raises(ValueError, match="one label name"):
+        evaluate_dataset(tagger, "toy", [Sentence(("a", "b"), ((0, 0, "PER"), (1, 1, "per")))], (0.5,),
+                         label_overrides={"per": "person"})

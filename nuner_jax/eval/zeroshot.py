@@ -67,6 +67,11 @@ class ZeroShotTagger:
         return self._labels(self._state, jnp.asarray(enc["input_ids"]), jnp.asarray(enc["attention_mask"]))
 
     def __call__(self, texts: Sequence[str], labels: Sequence[str]) -> list[list[EntitySpan]]:
+        scored = self.token_scores(texts, labels)
+        return [self.decode(text, offsets, probs, labels) for text, (offsets, probs) in zip(texts, scored)]
+
+    def token_scores(self, texts: Sequence[str], labels: Sequence[str]) -> list[tuple[list, np.ndarray]]:
+        """Per text: the character offsets of its tokens and their (tokens, labels) probabilities."""
         label_vecs = self.encode_labels(labels)
         encodings = self.backend.encode_batch(list(texts), add_special_tokens=False)
         body = self.max_length - 2
@@ -105,9 +110,13 @@ class ZeroShotTagger:
                 take = margin > best_margin[t][start : start + n]
                 probs[t][start : start + n][take] = out[r, first : first + n][take]
                 best_margin[t][start : start + n][take] = margin[take]
-        return [self._decode(texts[t], encodings[t].offsets, probs[t], labels) for t in range(len(texts))]
+        return [(encodings[t].offsets, probs[t]) for t in range(len(texts))]
 
-    def _decode(self, text: str, offsets, probs: np.ndarray, labels: Sequence[str]) -> list[EntitySpan]:
+    def decode(self, text: str, offsets, probs: np.ndarray, labels: Sequence[str],
+               threshold: float | None = None) -> list[EntitySpan]:
+        """Runs of tokens whose best label clears the threshold become spans (adjacent tokens of
+        one label separated by nothing or spaces merge)."""
+        threshold = self.threshold if threshold is None else threshold
         spans: list[EntitySpan] = []
         if probs.size == 0:
             return spans
@@ -115,7 +124,7 @@ class ZeroShotTagger:
         best_p = probs.max(-1)
         current = None  # [start char, end char, label index, scores]
         for i, (s, e) in enumerate(offsets):
-            if best_p[i] < self.threshold:
+            if best_p[i] < threshold:
                 current = self._close(current, text, labels, spans)
                 continue
             lab = int(best[i])
