@@ -91,7 +91,7 @@ REGISTRY: list[Callable[[argparse._SubParsersAction], None]] = [_add_prepare, _a
 def _fewshot(args: argparse.Namespace) -> None:
     from nuner_jax.eval.benchmarks import BENCHMARKS
     from nuner_jax.eval.fewshot import FewShotConfig, evaluate_models
-    from nuner_jax.eval.report import METRIC_LABELS, markdown_table, plot
+    from nuner_jax.eval.report import METRIC_LABELS, fallback_notes, markdown_table, plot
 
     datasets = sorted(BENCHMARKS) if args.datasets == ["all"] else args.datasets
     names = args.names or args.models
@@ -107,7 +107,7 @@ def _fewshot(args: argparse.Namespace) -> None:
     out.mkdir(parents=True, exist_ok=True)
     (out / "fewshot.json").write_text(json.dumps({"config": dataclasses.asdict(cfg), "models": dict(zip(names, args.models)),
                                                   "rows": rows}, indent=1) + "\n")
-    tables = "\n".join(markdown_table(rows, m) for m in METRIC_LABELS)
+    tables = "\n".join(markdown_table(rows, m) for m in METRIC_LABELS) + "\n" + fallback_notes(rows)
     (out / "fewshot.md").write_text(tables)
     plot(rows, out / "fewshot.png")
     print(tables)

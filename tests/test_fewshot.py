@@ -130,3 +130,13 @@ def test_protocol_runs_with_each_head(method, small_bert_dir):
     assert len(rows) == 1 and rows[0]["method"] == method and 0 <= rows[0]["macro_token_f1"] <= 100
     with pytest.raises(ValueError, match="head must be"):
         FewShotConfig(head="svm")
+
+
+def test_fallbacks_are_reported():
+    from nuner_jax.eval.report import fallback_notes
+
+    rows = [{"dataset": "d", "k": 16, "short_types": {"X": 3}, "unseen_test_types": ["Z"]},
+            {"dataset": "e", "k": 16, "short_types": {}, "unseen_test_types": []}]
+    text = fallback_notes(rows)
+    assert "d: k=16: X (3 available)" in text and "absent from the train pool: Z" in text and "- e" not in text
+    assert "none" in fallback_notes(rows[1:])

@@ -51,3 +51,25 @@ def plot(rows: list[dict], path: str | Path, metric: str = "macro_token_f1") -> 
     fig.savefig(path, dpi=120)
     plt.close(fig)
     return Path(path)
+
+
+def fallback_notes(rows: list[dict]) -> str:
+    """The protocol's documented fallbacks, per dataset: types with fewer than k train sentences
+    (they contribute all they have) and test types absent from the train pool."""
+    lines = []
+    for d in sorted({r["dataset"] for r in rows}):
+        mine = [r for r in rows if r["dataset"] == d]
+        unseen = sorted({t for r in mine for t in r.get("unseen_test_types", [])})
+        short = {}
+        for r in mine:
+            for t, n in r.get("short_types", {}).items():
+                short.setdefault(r["k"], {})[t] = n
+        parts = [f"k={k}: " + ", ".join(f"{t} ({n} available)" for t, n in sorted(v.items()))
+                 for k, v in sorted(short.items())]
+        if unseen:
+            parts.append("test types absent from the train pool: " + ", ".join(unseen))
+        if parts:
+            lines.append(f"- {d}: " + "; ".join(parts))
+    if not lines:
+        return "**Fallbacks**: none (every type had k train sentences, every test type was in the train pool).\n"
+    return "**Fallbacks** (types short of k train sentences contribute all they have)\n\n" + "\n".join(lines) + "\n"
