@@ -15,8 +15,18 @@ SWEEPS: dict[str, dict[str, list[str]]] = {
         "last": ["--config.model.token_layers=(-1,)"],
         "two_emb": ["--config.model.token_layers=(-1,-7)", "--config.model.projection_dim=384"],
     },
-    # negatives sampled per batch
-    "negatives": {f"neg_{n}": [f"--config.data.num_negatives={n}"] for n in (0, 64, 256)},
+    # negatives sampled per batch (below the 160 concept slots of the minilm recipe)
+    "negatives": {f"neg_{n}": [f"--config.data.num_negatives={n}"] for n in (0, 32, 96)},
+    # batch size and learning rate at a fixed ~1 CPU-hour budget: the README's runs r1, r2, r3 (the default)
+    "batch_and_lr": {
+        "r1_b32_lr1e-4": ["--config.data.batch_size=32", "--config.data.max_concepts=448",
+                          "--config.data.num_negatives=64", "--config.optim.learning_rate=1e-4",
+                          "--config.optim.warmup_steps=40", "--config.train.steps=520"],
+        "r2_b32_lr3e-4": ["--config.data.batch_size=32", "--config.data.max_concepts=448",
+                          "--config.data.num_negatives=64", "--config.optim.learning_rate=3e-4",
+                          "--config.optim.warmup_steps=35", "--config.train.steps=350"],
+        "r3_b8_lr1.5e-4": [],
+    },
     # loss variants
     "loss": {
         "bce_w1": ["--config.loss.variant=bce", "--config.loss.pos_weight=1.0"],

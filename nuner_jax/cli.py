@@ -49,7 +49,7 @@ def _register_late_commands() -> None:
     """Commands in other modules register themselves here (keeps this file a thin dispatcher)."""
     from nuner_jax import commands
 
-    _COMMANDS.extend(commands.REGISTRY)
+    _COMMANDS.extend(add for add in commands.REGISTRY if add not in _COMMANDS)  # main() may run twice
 
 
 def build_parser() -> argparse.ArgumentParser:

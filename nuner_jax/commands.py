@@ -137,6 +137,40 @@ def _add_fewshot(sub: argparse._SubParsersAction) -> None:
 REGISTRY.append(_add_fewshot)
 
 
+def _fewshot_report(args: argparse.Namespace) -> None:
+    """Merge fewshot.json files (runs made at different times, e.g. a new model or a new k)."""
+    from nuner_jax.eval.report import METRIC_LABELS, fallback_notes, markdown_table, plot
+
+    rows, models, seen = [], {}, set()
+    for path in args.inputs:
+        data = json.loads(Path(path).read_text())
+        models.update(data.get("models", {}))
+        for r in data["rows"]:
+            key = (r["model"], r["dataset"], r["k"], r["seed"], r.get("method", "linear"))
+            if key in seen:
+                raise ValueError(f"{path}: duplicate result {key}; rename the model in one of the runs (--names)")
+            seen.add(key)
+            rows.append(r)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "fewshot.json").write_text(json.dumps({"inputs": args.inputs, "models": models, "rows": rows},
+                                                 indent=1) + "\n")
+    tables = "\n".join(markdown_table(rows, m) for m in METRIC_LABELS) + "\n" + fallback_notes(rows)
+    (out / "fewshot.md").write_text(tables)
+    plot(rows, out / "fewshot.png")
+    print(tables)
+
+
+def _add_fewshot_report(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("fewshot-report", help="merge fewshot.json files into one table and plot")
+    p.add_argument("inputs", nargs="+", help="fewshot.json files")
+    p.add_argument("--out", required=True)
+    p.set_defaults(func=_fewshot_report)
+
+
+REGISTRY.append(_add_fewshot_report)
+
+
 DEMO_SAMPLE = Path(__file__).resolve().parent / "assets" / "demo" / "btc_sample.jsonl"
 
 

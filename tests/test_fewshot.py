@@ -140,3 +140,24 @@ def test_fallbacks_are_reported():
     text = fallback_notes(rows)
     assert "d: k=16: X (3 available)" in text and "absent from the train pool: Z" in text and "- e" not in text
     assert "none" in fallback_notes(rows[1:])
+
+
+def test_fewshot_report_merges_runs_and_refuses_duplicates(tmp_path, capsys):
+    import json
+
+    from nuner_jax.cli import main
+
+    def row(model, k, seed, f1):
+        return {"model": model, "dataset": "d", "k": k, "seed": seed, "macro_token_f1": f1,
+                "entity_f1_strict": f1, "entity_f1_default": f1, "short_types": {}, "unseen_test_types": []}
+
+    a, b = tmp_path / "a.json", tmp_path / "b.json"
+    a.write_text(json.dumps({"models": {"base": "minilm"}, "rows": [row("base", 4, 0, 20.0), row("base", 4, 1, 22.0)]}))
+    b.write_text(json.dumps({"models": {"new": "x"}, "rows": [row("new", 4, 0, 40.0), row("new", 4, 1, 44.0)]}))
+    assert main(["fewshot-report", str(a), str(b), "--out", str(tmp_path / "out")]) == 0
+    merged = json.loads((tmp_path / "out" / "fewshot.json").read_text())
+    assert len(merged["rows"]) == 4 and set(merged["models"]) == {"base", "new"}
+    md = (tmp_path / "out" / "fewshot.md").read_text()
+    assert "| new | 4 | 42.0 ± 2.0 | 42.0 ± 2.0 |" in md and (tmp_path / "out" / "fewshot.png").exists()
+    assert main(["fewshot-report", str(a), str(a), "--out", str(tmp_path / "dup")]) == 2
+    assert "duplicate result" in capsys.readouterr().err
