@@ -110,14 +110,22 @@ def run_jax(model_dir: str, shards: str, s: dict, steps: int, padded: bool) -> d
                                                  for i in range(1, steps + 1)])),
             "text_shape": list(b0["input_ids"].shape), "concept_shape": list(b0["concept_ids"].shape),
             "model_flops_per_step": flops, "xla_flops_per_step": float(cost.get("flops", 0.0)) if cost else 0.0,
-            "losses": losses, "peak_rss_mb": rss_mb(), "rss_after_data_mb": rss_data}
+            "losses": losses, "peak_rss_mb": rss_mb(), "rss_after_data_mb": rss_data,
+            "device": str(jax.devices()[0]), "peak_device_mb": _jax_peak_device_mb()}
+
+
+def _jax_peak_device_mb() -> float | None:
+    import jax
+
+    stats = jax.devices()[0].memory_stats()  # None on the CPU
+    return stats["peak_bytes_in_use"] / 2**20 if stats and "peak_bytes_in_use" in stats else None
 
 
 def run_torch(model_dir: str, shards: str, s: dict, steps: int, padded: bool) -> dict:
     import torch
     from flops import step_flops
     from step_batches import dynamic_torch, equal_padded, real_tokens
-    from torch_nuner import TorchNuNER, make_optimizer, to_torch, train_step
+    from torch_nuner import TorchNuNER, device, make_optimizer, to_torch, train_step
 
     from nuner_jax.models.config import EncoderConfig
 
@@ -127,14 +135,15 @@ def run_torch(model_dir: str, shards: str, s: dict, steps: int, padded: bool) ->
     rss_data = rss_mb()
     text_cfg = EncoderConfig.from_json_file(Path(model_dir) / "config.json")
     frozen = text_cfg.num_layers // 2
-    model = TorchNuNER(model_dir, frozen)
+    dev = device()
+    model = TorchNuNER(model_dir, frozen).to(dev)
     model.train()
     opt = make_optimizer(model)
     times, losses = [], []
     first = 0.0
     for i, a in enumerate(arrays):
         t0 = time.perf_counter()
-        losses.append(train_step(model, opt, to_torch(a)))
+        losses.append(train_step(model, opt, to_torch(a, dev)))  # reads the loss: waits for the device
         dt = time.perf_counter() - t0
         if i:
             times.append(dt)
@@ -149,14 +158,19 @@ def run_torch(model_dir: str, shards: str, s: dict, steps: int, padded: bool) ->
             "text_shape": [list(a["input_ids"].shape) for a in arrays[1:]],
             "concept_shape": [list(a["concept_ids"].shape) for a in arrays[1:]],
             "model_flops_per_step": float(np.mean(flops)), "losses": losses,
-            "peak_rss_mb": rss_mb(), "rss_after_data_mb": rss_data,
+            "peak_rss_mb": rss_mb(), "rss_after_data_mb": rss_data, "device": str(dev),
+            "peak_device_mb": torch.cuda.max_memory_allocated() / 2**20 if dev.type == "cuda" else None,
             "torch_threads": torch.get_num_threads()}
 
 
 def run_peak() -> dict:
+    import jax
+    import torch
+
     from flops import jax_matmul_peak, torch_matmul_peak
 
-    return {"jax_gflops": jax_matmul_peak() / 1e9, "torch_gflops": torch_matmul_peak() / 1e9}
+    return {"jax_gflops": jax_matmul_peak() / 1e9, "torch_gflops": torch_matmul_peak() / 1e9,
+            "jax_device": str(jax.devices()[0]), "torch_device": "cuda" if torch.cuda.is_available() else "cpu"}
 
 
 def run_loader(shards: str, s: dict, steps: int = 40) -> dict:

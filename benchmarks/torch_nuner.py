@@ -44,8 +44,8 @@ class TorchNuNER(torch.nn.Module):
 def nuner_loss(logits: torch.Tensor, batch: dict[str, torch.Tensor], pos_weight: float) -> torch.Tensor:
     mask = (batch["token_mask"].unsqueeze(-1) & batch["concept_mask"].view(1, 1, -1)).to(logits.dtype)
     y = batch["labels"].to(logits.dtype)
-    pair = F.binary_cross_entropy_with_logits(logits, y, reduction="none",
-                                              pos_weight=torch.tensor(pos_weight, dtype=logits.dtype))
+    pair = F.binary_cross_entropy_with_logits(
+        logits, y, reduction="none", pos_weight=torch.tensor(pos_weight, dtype=logits.dtype, device=logits.device))
     return (pair * mask).sum() / mask.sum().clamp(min=1.0)
 
 
@@ -71,9 +71,14 @@ def train_step(model: TorchNuNER, opt: torch.optim.Optimizer, batch: dict[str, t
     return value
 
 
-def to_torch(arrays: dict[str, np.ndarray]) -> dict[str, torch.Tensor]:
+def device() -> torch.device:
+    """The GPU when there is one (benchmarks on a lent GPU machine), else the CPU."""
+    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+
+def to_torch(arrays: dict[str, np.ndarray], dev: torch.device | None = None) -> dict[str, torch.Tensor]:
     out = {}
     for k, v in arrays.items():
         t = torch.from_numpy(np.ascontiguousarray(v))
-        out[k] = t.long() if v.dtype in (np.int32, np.int64) else t
+        out[k] = (t.long() if v.dtype in (np.int32, np.int64) else t).to(dev or "cpu")
     return out

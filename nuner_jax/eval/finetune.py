@@ -36,21 +36,15 @@ def _batches(featurizer: WordFeaturizer, sentences: Sequence[Sequence[str]], lab
     return out
 
 
-def finetune(featurizer: WordFeaturizer, sentences: Sequence[Sequence[str]], labels: Sequence[Sequence[int]],
-             num_classes: int, cfg: FineTuneConfig = FineTuneConfig(), seed: int = 0):
-    """(fine-tuned encoder params, head) for `featurizer(..., params=...)` and `head.predict`."""
-    pieces = _batches(featurizer, sentences, labels)
-    if not pieces:
-        raise ValueError("fine-tuning needs at least one training sentence")
-    pad = featurizer.tokenizer.pad_token_id
-    key = jax.random.key(seed)
-    head = {"w": jax.random.normal(key, (featurizer.dim, num_classes)) * 0.02, "b": jnp.zeros(num_classes)}
-    params = (featurizer.params, head)
+def _step_fn(featurizer: WordFeaturizer, cfg: FineTuneConfig):
+    """The jitted update, built once per (featurizer, config): seeds and k reuse its compilations."""
+    cache = featurizer.__dict__.setdefault("_finetune_steps", {})
+    if cfg in cache:
+        return cache[cfg]
     labels_fn = lambda p: (jax.tree.map(lambda _: "encoder", p[0]), jax.tree.map(lambda _: "head", p[1]))  # noqa: E731
     tx = optax.chain(optax.clip_by_global_norm(1.0), optax.multi_transform(
         {"encoder": optax.adamw(cfg.learning_rate, weight_decay=cfg.weight_decay),
          "head": optax.adamw(cfg.head_learning_rate, weight_decay=cfg.weight_decay)}, labels_fn))
-    opt_state = tx.init(params)
     rest = featurizer.rest
 
     def loss_fn(p, ids, mask, target):
@@ -67,13 +61,30 @@ def finetune(featurizer: WordFeaturizer, sentences: Sequence[Sequence[str]], lab
         u, s = tx.update(g, s, p)
         return optax.apply_updates(p, u), s, loss
 
+    cache[cfg] = (step, tx)
+    return step, tx
+
+
+def finetune(featurizer: WordFeaturizer, sentences: Sequence[Sequence[str]], labels: Sequence[Sequence[int]],
+             num_classes: int, cfg: FineTuneConfig = FineTuneConfig(), seed: int = 0):
+    """(fine-tuned encoder params, head) for `featurizer(..., params=...)` and `head.predict`."""
+    pieces = _batches(featurizer, sentences, labels)
+    if not pieces:
+        raise ValueError("fine-tuning needs at least one training sentence")
+    pad = featurizer.tokenizer.pad_token_id
+    key = jax.random.key(seed)
+    head = {"w": jax.random.normal(key, (featurizer.dim, num_classes)) * 0.02, "b": jnp.zeros(num_classes)}
+    params = (featurizer.params, head)
+    step, tx = _step_fn(featurizer, cfg)
+    opt_state = tx.init(params)
     rng = np.random.default_rng(seed)
     bs = cfg.batch_size
+    longest = max(len(t) for t, _ in pieces)
+    length = max(32, 1 << (longest - 1).bit_length())  # a power of two: few shapes, few compilations
     for _ in range(cfg.epochs):
         order = rng.permutation(len(pieces))
         for b in range(0, len(order), bs):
             chunk = [pieces[i] for i in order[b : b + bs]]
-            length = -(-max(len(t) for t, _ in chunk) // 16) * 16  # few distinct shapes to compile
             ids = np.full((bs, length), pad, np.int32)
             mask = np.zeros((bs, length), np.int32)
             target = np.full((bs, length), -1, np.int32)
