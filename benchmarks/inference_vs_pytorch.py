@@ -52,7 +52,7 @@ def jax_encoder(model_dir: Path, pieces: list[list[int]], pad: int, pack: bool) 
     from flax import nnx
 
     from nuner_jax.convert.hf import load_encoder
-    from nuner_jax.data.loader import pack_rows
+    from nuner_jax.data.loader import fill_rows, pack_rows
 
     encoder, _ = load_encoder(model_dir, hidden_dropout=0.0, attention_dropout=0.0)
     encoder.eval()
@@ -63,17 +63,7 @@ def jax_encoder(model_dir: Path, pieces: list[list[int]], pad: int, pack: bool) 
         return nnx.merge(graphdef, state)(ids, segment_ids=segments).last_hidden_state
 
     rows = pack_rows(np.arange(len(pieces)), np.array([len(p) for p in pieces]), LENGTH, pack)
-    batches = []
-    for b in range(0, len(rows), ROWS):
-        ids = np.full((ROWS, LENGTH), pad, np.int32)
-        seg = np.zeros_like(ids)
-        for r, row in enumerate(rows[b : b + ROWS]):
-            pos = 0
-            for k, i in enumerate(row, start=1):
-                ids[r, pos : pos + len(pieces[i])] = pieces[i]
-                seg[r, pos : pos + len(pieces[i])] = k
-                pos += len(pieces[i])
-        batches.append((ids, seg))
+    batches = [fill_rows(pieces, rows[b : b + ROWS], ROWS, LENGTH, pad)[:2] for b in range(0, len(rows), ROWS)]
     t0 = time.perf_counter()
     forward(state, jnp.asarray(batches[0][0]), jnp.asarray(batches[0][1])).block_until_ready()
     compile_s = time.perf_counter() - t0

@@ -91,14 +91,13 @@ REGISTRY: list[Callable[[argparse._SubParsersAction], None]] = [_add_prepare, _a
 def _fewshot(args: argparse.Namespace) -> None:
     from nuner_jax.eval.benchmarks import BENCHMARKS
     from nuner_jax.eval.fewshot import FewShotConfig, evaluate_models
+    from nuner_jax.eval.finetune import FineTuneConfig
     from nuner_jax.eval.report import METRIC_LABELS, fallback_notes, markdown_table, plot
 
     datasets = sorted(BENCHMARKS) if args.datasets == ["all"] else args.datasets
     names = args.names or args.models
     if len(names) != len(args.models):
         raise ValueError("--names must give one name per --models entry")
-    from nuner_jax.eval.finetune import FineTuneConfig
-
     cfg = FewShotConfig(ks=tuple(args.ks), seeds=tuple(args.seeds), test_cap=args.test_cap,
                         layers=tuple(args.layers), c=args.c, head=args.head, finetune=args.finetune,
                         finetune_cfg=FineTuneConfig(epochs=args.ft_epochs, learning_rate=args.ft_lr))

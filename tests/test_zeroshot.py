@@ -57,10 +57,11 @@ def test_texts_packed_together_score_as_when_alone(export_dir):
 
 def test_zero_shot_spans_map_back_to_benchmark_words():
     from nuner_jax.eval.zeroshot import EntitySpan
-    from nuner_jax.eval.zeroshot_eval import label_name, spans_to_word_tags, words_and_offsets
+    from nuner_jax.data.spans import words_to_text
+    from nuner_jax.eval.zeroshot_eval import label_name, spans_to_word_tags
 
     words = ("Angela", "Merkel", "visited", "New", "York", ".")
-    text, offsets = words_and_offsets(words)
+    text, offsets = words_to_text(words)
     assert [text[s:e] for s, e in offsets] == list(words)
     spans = [EntitySpan(0, 13, "person", 0.9, "Angela Merkel"), EntitySpan(22, 30, "city", 0.8, "New York")]
     tags = spans_to_word_tags(spans, offsets, {"person": "PER", "city": "LOC"})

@@ -57,6 +57,24 @@ def pack_rows(order: np.ndarray, lengths: np.ndarray, max_length: int, pack: boo
     return rows
 
 
+def fill_rows(sequences: list[list[int]], rows: list[list[int]], num_rows: int, length: int,
+              pad_id: int) -> tuple[np.ndarray, np.ndarray, list[tuple[int, int, int]]]:
+    """Token ids and segment ids (num_rows, length) for `rows` (indices into `sequences`, as from
+    `pack_rows`), and (row, offset, sequence index) for every placed sequence."""
+    ids = np.full((num_rows, length), pad_id, np.int32)
+    segments = np.zeros((num_rows, length), np.int32)
+    placed = []
+    for r, row in enumerate(rows):
+        pos = 0
+        for seg, i in enumerate(row, start=1):
+            seq = sequences[i]
+            ids[r, pos : pos + len(seq)] = seq
+            segments[r, pos : pos + len(seq)] = seg
+            placed.append((r, pos, i))
+            pos += len(seq)
+    return ids, segments, placed
+
+
 def pack_concept_names(names: list[list[int]], cfg: LoaderConfig, pad_id: int) -> dict[str, np.ndarray]:
     """Concept names (token ids with specials) packed into fixed rows, in slot order.
 

@@ -51,10 +51,7 @@ class WordFeaturizer:
         out = nnx.merge(self.graphdef, params, rest)(ids, attention_mask=mask)
         return token_features(out.hidden_states, self.layers)
 
-    def pieces(self, sentences: Sequence[Sequence[str]]):
-        return self._pieces(sentences)
-
-    def _pieces(self, sentences: Sequence[Sequence[str]]):
+    def word_pieces(self, sentences: Sequence[Sequence[str]]):
         """(sentence index, token ids with specials, first-subword position of each word it covers)."""
         tok = self.tokenizer
         enc = tok([list(s) for s in sentences], is_split_into_words=True, add_special_tokens=False)
@@ -84,7 +81,7 @@ class WordFeaturizer:
         `params` replaces the encoder's own (a fine-tuned copy)."""
         params = self.params if params is None else params
         feats = [np.zeros((len(s), self.dim), np.float32) for s in sentences]
-        pieces = sorted(self._pieces(sentences), key=lambda p: len(p[1]))
+        pieces = sorted(self.word_pieces(sentences), key=lambda p: len(p[1]))
         pad = self.tokenizer.pad_token_id
         for b in range(0, len(pieces), self.batch_size):
             chunk = pieces[b : b + self.batch_size]

@@ -33,7 +33,7 @@ class FineTuneConfig:
 def _batches(featurizer: WordFeaturizer, sentences: Sequence[Sequence[str]], labels: Sequence[Sequence[int]]):
     """(ids, mask, targets) per window: targets hold a class at each word's first subword, -1 elsewhere."""
     out = []
-    for i, toks, covered in featurizer.pieces(sentences):
+    for i, toks, covered in featurizer.word_pieces(sentences):
         target = np.full(len(toks), -1, np.int32)
         for w, pos in covered.items():
             target[pos] = labels[i][w]
@@ -45,9 +45,7 @@ def probe_head(featurizer: WordFeaturizer, sentences, labels, num_classes: int) 
     """The logistic-regression head on frozen features, folded to act on raw features."""
     x = np.concatenate(featurizer(sentences))
     y = np.concatenate([np.asarray(lab, np.int64) for lab in labels])
-    probe = fit_probe(x, y, num_classes)
-    w = probe.weights / probe.std[:, None]
-    return w.astype(np.float32), (probe.bias - (probe.mean / probe.std) @ probe.weights).astype(np.float32)
+    return fit_probe(x, y, num_classes).raw_weights()
 
 
 def _step_fn(featurizer: WordFeaturizer, cfg: FineTuneConfig):

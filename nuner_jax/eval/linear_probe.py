@@ -24,6 +24,12 @@ class LinearProbe:
     def predict(self, x: np.ndarray) -> np.ndarray:
         return self.logits(x).argmax(-1)
 
+    def raw_weights(self) -> tuple[np.ndarray, np.ndarray]:
+        """(weights (dim, classes), bias) acting on raw features: the standardisation folded in."""
+        w = self.weights / self.std[:, None]
+        b = self.bias - (self.mean / self.std) @ self.weights
+        return w.astype(np.float32), b.astype(np.float32)
+
 
 def fit_probe(x: np.ndarray, y: np.ndarray, num_classes: int, c: float = 1.0, max_iter: int = 200) -> LinearProbe:
     mean, std = x.mean(0), x.std(0) + 1e-6

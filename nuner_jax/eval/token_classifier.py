@@ -40,9 +40,8 @@ class FewShotTagger:
 
     def classifier_weights(self) -> tuple[np.ndarray, np.ndarray]:
         """(weight (classes, hidden), bias) acting on raw last-layer states, as torch's Linear stores them."""
-        w = self.probe.weights / self.probe.std[:, None]
-        b = self.probe.bias - (self.probe.mean / self.probe.std) @ self.probe.weights
-        return w.T.astype(np.float32), b.astype(np.float32)
+        w, b = self.probe.raw_weights()
+        return w.T, b
 
 
 def fit_tagger(model: str, train: Sequence[Sentence], c: float = 1.0, layers: Sequence[int] = (-1,)) -> FewShotTagger:

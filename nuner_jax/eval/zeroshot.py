@@ -16,7 +16,7 @@ import numpy as np
 from flax import nnx
 
 from nuner_jax.data.align import window_starts
-from nuner_jax.data.loader import pack_rows
+from nuner_jax.data.loader import fill_rows, pack_rows
 from nuner_jax.models.build import load_dual_encoder
 from nuner_jax.models.dual_encoder import concept_inputs
 
@@ -84,26 +84,16 @@ class ZeroShotTagger:
         tok = self.tokenizer
         # Windows are packed several to a row (segment ids keep them apart), so short texts do not
         # pay for a full padded row each.
-        rows = pack_rows(np.arange(len(pieces)), np.array([len(p[2]) + 2 for p in pieces]), self.max_length,
-                         pack=True)
+        windows = [[tok.cls_token_id, *body_ids, tok.sep_token_id] for _, _, body_ids in pieces]
+        rows = pack_rows(np.arange(len(windows)), np.array([len(w) for w in windows]), self.max_length, pack=True)
         for b in range(0, len(rows), self.batch_size):
-            chunk = rows[b : b + self.batch_size]
-            ids = np.full((self.batch_size, self.max_length), tok.pad_token_id, np.int32)
-            segments = np.zeros_like(ids)
-            placed = []  # (row, first body position, piece index)
-            for r, row in enumerate(chunk):
-                pos = 0
-                for seg, k in enumerate(row, start=1):
-                    body_ids = pieces[k][2]
-                    window = [tok.cls_token_id, *body_ids, tok.sep_token_id]
-                    ids[r, pos : pos + len(window)] = window
-                    segments[r, pos : pos + len(window)] = seg
-                    placed.append((r, pos + 1, k))
-                    pos += len(window)
+            ids, segments, placed = fill_rows(windows, rows[b : b + self.batch_size], self.batch_size,
+                                              self.max_length, tok.pad_token_id)
             vecs = self._tokens(self._state, jnp.asarray(ids), jnp.asarray(segments))
             out = np.asarray(self._scores(self._state, vecs, label_vecs))
-            for r, first, k in placed:
+            for r, offset, k in placed:
                 t, start, body_ids = pieces[k]
+                first = offset + 1  # after [CLS]/<s>
                 n = len(body_ids)
                 positions = np.arange(n)
                 margin = np.minimum(positions, n - 1 - positions)  # distance to the window's nearer edge

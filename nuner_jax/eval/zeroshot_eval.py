@@ -11,6 +11,7 @@ from collections.abc import Sequence
 import numpy as np
 from tqdm.auto import tqdm
 
+from nuner_jax.data.spans import words_to_text
 from nuner_jax.eval.benchmarks import Sentence, load_benchmark
 from nuner_jax.eval.fewshot import cap_test, word_labels
 from nuner_jax.eval.metrics import entity_f1, macro_token_f1, spans_to_iob2
@@ -35,15 +36,6 @@ def label_name(entity_type: str, overrides: dict[str, str] | None = None) -> str
     return re.sub(r"[_-]+", " ", entity_type).strip().lower()
 
 
-def words_and_offsets(words: Sequence[str]) -> tuple[str, list[tuple[int, int]]]:
-    """The sentence as text (words joined by spaces) and each word's character range."""
-    offsets, pos = [], 0
-    for w in words:
-        offsets.append((pos, pos + len(w)))
-        pos += len(w) + 1
-    return " ".join(words), offsets
-
-
 def spans_to_word_tags(spans: Sequence[EntitySpan], offsets: Sequence[tuple[int, int]],
                        type_of: dict[str, str]) -> list[str]:
     """IOB2 word tags: a word belongs to the span its characters overlap (first one wins)."""
@@ -66,7 +58,7 @@ def evaluate_dataset(tagger: ZeroShotTagger, dataset: str, test: list[Sentence],
     if len(set(names)) != len(names):
         raise ValueError(f"{dataset}: two entity types map to one label name: {dict(zip(types, names))}")
     type_of = dict(zip(names, types))
-    texts, offsets = zip(*(words_and_offsets(s.words) for s in test))
+    texts, offsets = zip(*(words_to_text(s.words) for s in test))
     scored = tagger.token_scores(list(texts), names)
     gold_iob2 = [spans_to_iob2(len(s.words), s.spans) for s in test]
     gold_io = [word_labels(s) for s in test]
