@@ -29,13 +29,13 @@ def step_flops(text: EncoderConfig, concept: EncoderConfig, text_shape: tuple[in
     return text_total + concept_total + score
 
 
-def jax_matmul_peak(n: int = 2048, repeats: int = 10) -> float:
-    """Best float32 FLOP/s of an n x n matmul under XLA on this host."""
+def jax_matmul_peak(n: int = 2048, repeats: int = 10, dtype: str = "float32") -> float:
+    """Best FLOP/s of an n x n matmul under XLA on this host's default device."""
     import jax
     import jax.numpy as jnp
 
-    a = jax.random.normal(jax.random.key(0), (n, n), jnp.float32)
-    b = jax.random.normal(jax.random.key(1), (n, n), jnp.float32)
+    a = jax.random.normal(jax.random.key(0), (n, n), jnp.dtype(dtype))
+    b = jax.random.normal(jax.random.key(1), (n, n), jnp.dtype(dtype))
     mm = jax.jit(lambda x, y: x @ y)
     mm(a, b).block_until_ready()
     best = float("inf")
@@ -46,12 +46,13 @@ def jax_matmul_peak(n: int = 2048, repeats: int = 10) -> float:
     return 2.0 * n**3 / best
 
 
-def torch_matmul_peak(n: int = 2048, repeats: int = 10) -> float:
+def torch_matmul_peak(n: int = 2048, repeats: int = 10, dtype: str = "float32") -> float:
     import torch
 
     dev = "cuda" if torch.cuda.is_available() else "cpu"
     sync = torch.cuda.synchronize if dev == "cuda" else (lambda: None)
-    a, b = torch.randn(n, n, device=dev), torch.randn(n, n, device=dev)
+    dt = getattr(torch, dtype)
+    a, b = torch.randn(n, n, device=dev, dtype=dt), torch.randn(n, n, device=dev, dtype=dt)
     a @ b
     sync()
     best = float("inf")

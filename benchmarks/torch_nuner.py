@@ -59,9 +59,14 @@ def make_optimizer(model: TorchNuNER, lr: float = 1e-4, weight_decay: float = 0.
 
 
 def train_step(model: TorchNuNER, opt: torch.optim.Optimizer, batch: dict[str, torch.Tensor],
-               pos_weight: float = 5.0, clip: float = 1.0) -> float:
+               pos_weight: float = 5.0, clip: float = 1.0, autocast_dtype: str = "float32") -> float:
+    """One update; with `autocast_dtype="bfloat16"` the forward runs under autocast (mixed
+    precision, float32 master weights), the loss in float32."""
     opt.zero_grad(set_to_none=True)
-    loss = nuner_loss(model(batch), batch, pos_weight)
+    dev_type = batch["input_ids"].device.type
+    with torch.autocast(dev_type, dtype=torch.bfloat16, enabled=autocast_dtype == "bfloat16"):
+        logits = model(batch)
+    loss = nuner_loss(logits.float(), batch, pos_weight)
     loss.backward()
     torch.nn.utils.clip_grad_norm_([p for p in model.parameters() if p.requires_grad], clip)
     opt.step()

@@ -26,6 +26,7 @@ def get_config(arg: str | None = None) -> ConfigDict:
         batch_size=32,  # global rows per step
         max_length=128,
         pack=True,  # several sentences per row, attention kept within each
+        pack_open_rows=8,  # best-fit packing over this many open rows (~98% full); 1: greedy (~80%)
         max_concepts=448,  # static concept slots per batch (batch positives + negatives)
         num_negatives=64,  # concepts absent from the batch, sampled by frequency
         negative_power=0.75,

@@ -10,7 +10,7 @@ import pytest
 from conftest import shared_data
 from nuner_jax.data.example import Example, Span
 from nuner_jax.data.formats import nuner
-from nuner_jax.data.loader import LoaderConfig, PretrainBatches
+from nuner_jax.data.loader import LoaderConfig, PretrainBatches, pack_rows
 from nuner_jax.data.prepare import PrepareConfig, load_tokenizer, prepare
 from nuner_jax.data.shards import open_split
 from nuner_jax.data.vocab import ConceptVocab
@@ -145,6 +145,26 @@ def test_packing_keeps_sentences_apart_and_covers_the_epoch(pilot_shards):
     real_packed = (b["segment_ids"] > 0).mean()
     real_padded = (padded.batch(0)["segment_ids"] > 0).mean()
     assert real_packed > 1.5 * real_padded
+
+
+def test_best_fit_packing_places_every_record_once_and_fills_rows():
+    rng = np.random.default_rng(0)
+    # NuNER's mix: many short sentences and some full 128-token windows of long texts.
+    lengths = np.where(rng.random(2000) < 0.2, 128, rng.integers(8, 60, 2000))
+    order = rng.permutation(len(lengths))
+    fill = {}
+    for open_rows in (1, 8):
+        rows = pack_rows(order, lengths, 128, True, open_rows)
+        assert sorted(i for r in rows for i in r) == list(range(len(lengths)))  # each record exactly once
+        assert all(lengths[r].sum() <= 128 for r in rows)
+        assert rows == pack_rows(order, lengths, 128, True, open_rows)  # deterministic
+        fill[open_rows] = lengths.sum() / (128 * len(rows))
+    assert fill[8] > 0.95 and fill[8] > fill[1] + 0.1
+    # One open row is greedy packing in order: rows are contiguous runs of `order`.
+    greedy = pack_rows(order, lengths, 128, True, 1)
+    assert [i for r in greedy for i in r] == order.tolist()
+    with pytest.raises(ValueError, match="open_rows"):
+        pack_rows(order, lengths, 128, True, 0)
 
 
 def test_process_slices_assemble_the_global_batch(pilot_shards):

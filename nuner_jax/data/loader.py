@@ -25,6 +25,7 @@ class LoaderConfig:
     batch_size: int = 32  # global rows per step
     max_length: int = 128  # tokens per row
     pack: bool = True  # several sentences per row (segment ids keep them apart)
+    pack_open_rows: int = 8  # best-fit packing over this many open rows (1: greedy in order)
     max_concepts: int = 448  # static concept slots per batch: positives first, then negatives
     num_negatives: int = 64  # concepts absent from the batch, sampled from the vocabulary
     negative_power: float = 0.75  # P(negative) ~ count ** power
@@ -40,20 +41,34 @@ class LoaderConfig:
         return self.concept_rows or -(-self.max_concepts * 4 // self.concept_row_length)
 
 
-def pack_rows(order: np.ndarray, lengths: np.ndarray, max_length: int, pack: bool) -> list[list[int]]:
-    """Greedy in-order packing: a row takes records until the next one does not fit."""
+def pack_rows(order: np.ndarray, lengths: np.ndarray, max_length: int, pack: bool,
+              open_rows: int = 1) -> list[list[int]]:
+    """Pack records (in `order`) into rows of at most `max_length` tokens.
+
+    Best fit over a few open rows: each record goes to the fullest open row it fits; a record that
+    fits none opens a row, and when more than `open_rows` are open the fullest is closed. One open
+    row is plain greedy packing (~80% full on NuNER's mix of short sentences and 128-token
+    windows); eight give ~98% while records stay close to their shuffled order."""
     if not pack:
         return [[int(i)] for i in order]
-    rows, row, used = [], [], 0
+    if open_rows < 1:
+        raise ValueError(f"open_rows must be >= 1, got {open_rows}")
+    rows: list[list[int]] = []
+    open_: list[tuple[int, list[int]]] = []  # (tokens used, records), in opening order
     for i in order:
         n = int(lengths[i])
-        if row and used + n > max_length:
-            rows.append(row)
-            row, used = [], 0
-        row.append(int(i))
-        used += n
-    if row:
-        rows.append(row)
+        fits = [j for j, (used, _) in enumerate(open_) if used + n <= max_length]
+        if fits:
+            j = max(fits, key=lambda j: open_[j][0])
+            used, members = open_[j]
+            members.append(int(i))
+            open_[j] = (used + n, members)
+            continue
+        if len(open_) == open_rows:
+            j = max(range(len(open_)), key=lambda j: open_[j][0])
+            rows.append(open_.pop(j)[1])
+        open_.append((n, [int(i)]))
+    rows.extend(members for _, members in open_)
     return rows
 
 
@@ -150,7 +165,7 @@ class PretrainBatches:
             records = np.sort(np.random.default_rng([self.cfg.seed, 2**31 - 1]).choice(
                 records, self.cfg.max_records, replace=False))
         order = records[np.random.default_rng([self.cfg.seed, epoch]).permutation(len(records))]
-        return pack_rows(order, self.index.lengths, self.cfg.max_length, self.cfg.pack)
+        return pack_rows(order, self.index.lengths, self.cfg.max_length, self.cfg.pack, self.cfg.pack_open_rows)
 
     def rows_of(self, step: int) -> list[list[int]]:
         epoch, i = divmod(step, self.steps_per_epoch)

@@ -11,6 +11,7 @@ from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 from flax import nnx
 
 from nuner_jax.models.config import EncoderConfig
@@ -22,8 +23,19 @@ class EncoderOutput(NamedTuple):
     pooler_output: jax.Array | None
 
 
-def _dense(cfg: EncoderConfig, din: int, dout: int, rngs: nnx.Rngs) -> nnx.Linear:
-    return nnx.Linear(
+class Dense(nnx.Linear):
+    """`nnx.Linear` on the flattened tokens: one 2-D matmul, so that the backward pass is two
+    plain GEMMs (XLA's CPU dot for a gradient contracted over (batch, length) together runs ~18%
+    slower on the NuNER step). Parameters and their names are nnx.Linear's."""
+
+    def __call__(self, x: jax.Array) -> jax.Array:
+        kernel = self.kernel.get_value().astype(x.dtype)
+        y = x.reshape(-1, x.shape[-1]) @ kernel + self.bias.get_value().astype(x.dtype)
+        return y.reshape(*x.shape[:-1], kernel.shape[-1])
+
+
+def _dense(cfg: EncoderConfig, din: int, dout: int, rngs: nnx.Rngs) -> Dense:
+    return Dense(
         din,
         dout,
         dtype=jnp.dtype(cfg.dtype),
@@ -115,6 +127,15 @@ class SelfAttention(nnx.Module):
         return self.output(ctx.reshape(b, t, -1))
 
 
+def gelu(x: jax.Array, approximate: bool) -> jax.Array:
+    """GELU as transformers computes it. The exact form uses erf, like PyTorch, rather than
+    `jax.nn.gelu`'s erfc, whose piecewise evaluation costs ~3x more on the CPU (equal to
+    float32 rounding: the two differ only by cancellation far in the negative tail)."""
+    if approximate:
+        return jax.nn.gelu(x, approximate=True)
+    return 0.5 * x * (1.0 + jax.lax.erf(x * np.asarray(np.sqrt(0.5), x.dtype)))
+
+
 class Layer(nnx.Module):
     def __init__(self, cfg: EncoderConfig, rngs: nnx.Rngs):
         self.attention = SelfAttention(cfg, rngs)
@@ -127,7 +148,7 @@ class Layer(nnx.Module):
 
     def __call__(self, x: jax.Array, mask: jax.Array) -> jax.Array:
         x = self.attention_norm(x + self.dropout(self.attention(x, mask)))
-        h = jax.nn.gelu(self.intermediate(x), approximate=self.gelu_approximate)
+        h = gelu(self.intermediate(x), approximate=self.gelu_approximate)
         return self.output_norm(x + self.dropout(self.output(h)))
 
 
