@@ -42,7 +42,7 @@ class LoaderConfig:
 
 
 def pack_rows(order: np.ndarray, lengths: np.ndarray, max_length: int, pack: bool,
-              open_rows: int = 1) -> list[list[int]]:
+              open_rows: int = 8) -> list[list[int]]:
     """Pack records (in `order`) into rows of at most `max_length` tokens.
 
     Best fit over a few open rows: each record goes to the fullest open row it fits; a record that
