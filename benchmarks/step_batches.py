@@ -5,13 +5,18 @@
   row padded to the longest in the batch, one concept name per row padded to the longest name.
 - `equal_padded`: identical fixed-shape arrays for both sides (one sentence per row padded to
   max_length, every concept slot one row of concept_max_length): the like-for-like comparison.
+
+`draw_batches` gives a run's arrays; `save_batches` / `load_batches` carry them to a machine
+without the annotation data (a lent GPU) to replay the same steps there.
 """
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 
-from nuner_jax.data.loader import PretrainBatches
+from nuner_jax.data.loader import LoaderConfig, PretrainBatches
 
 
 def _names(loader: PretrainBatches, slots, n_valid: int, length: int | None) -> tuple[np.ndarray, np.ndarray]:
@@ -80,3 +85,46 @@ def real_tokens(arrays: dict[str, np.ndarray]) -> int:
     """Non-pad text tokens (special tokens included, as both sides compute them)."""
     key = "segment_ids" if "segment_ids" in arrays else "attention_mask"
     return int((arrays[key] > 0).sum())
+
+
+def loader_for(shards: str, s: dict, pack: bool) -> PretrainBatches:
+    """The loader of one benchmark run: packed rows (ours) or one sentence per row."""
+    if pack:
+        cfg = LoaderConfig(batch_size=s["rows"], pack=True, max_concepts=s["max_concepts"],
+                           num_negatives=s["negatives"])
+    else:
+        cfg = LoaderConfig(batch_size=s["sentences"], pack=False, max_concepts=s["padded_concepts"],
+                           num_negatives=s["negatives"])
+    return PretrainBatches(shards, "train", cfg)
+
+
+def draw_batches(run: str, shards: str, s: dict, steps: int) -> tuple[list[dict], list[int]]:
+    """The arrays of one run's steps (a warm-up step first) and the sentences in each."""
+    loader = loader_for(shards, s, pack=run in ("jax-packed", "torch-dynamic"))
+    if run == "jax-packed":
+        batches = [packed_jax(loader, i) for i in range(steps + 1)]
+        return batches, [sum(len(row) for row in loader.rows_of(i)) for i in range(steps + 1)]
+    if run == "torch-dynamic":
+        batches = [dynamic_torch(loader, i) for i in range(steps + 1)]
+    else:
+        batches = [equal_padded(loader, i)[0 if run == "jax-padded" else 1] for i in range(steps + 1)]
+        return batches, [len(loader.rows_of(i)) for i in range(steps + 1)]
+    return batches, [b["input_ids"].shape[0] for b in batches]
+
+
+def save_batches(path: Path, batches: list[dict], sentences: list[int]) -> None:
+    arrays = {f"{i}/{k}": v for i, b in enumerate(batches) for k, v in b.items()}
+    np.savez_compressed(path, sentences=np.asarray(sentences), **arrays)
+
+
+def load_batches(path: Path, steps: int) -> tuple[list[dict], list[int]]:
+    with np.load(path) as f:
+        sentences = f["sentences"].tolist()
+        if len(sentences) < steps + 1:
+            raise ValueError(f"{path}: holds {len(sentences) - 1} timed steps, --steps asks for {steps}")
+        batches: list[dict] = [{} for _ in range(steps + 1)]
+        for key in f.files:
+            if key != "sentences" and int(key.split("/")[0]) <= steps:
+                i, name = key.split("/", 1)
+                batches[int(i)][name] = f[key]
+    return batches, sentences[: steps + 1]

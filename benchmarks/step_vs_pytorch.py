@@ -37,6 +37,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+from step_batches import draw_batches, load_batches, loader_for, save_batches
 
 HERE = Path(__file__).resolve().parent
 DATA = HERE.parents[1] / "shared" / "data"
@@ -63,53 +64,7 @@ def rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def loader_for(shards: str, s: dict, pack: bool):
-    from nuner_jax.data.loader import LoaderConfig, PretrainBatches
-
-    if pack:
-        cfg = LoaderConfig(batch_size=s["rows"], pack=True, max_concepts=s["max_concepts"],
-                           num_negatives=s["negatives"])
-    else:
-        cfg = LoaderConfig(batch_size=s["sentences"], pack=False, max_concepts=s["padded_concepts"],
-                           num_negatives=s["negatives"])
-    return PretrainBatches(shards, "train", cfg)
-
-
 # ---- children ------------------------------------------------------------------------------------
-def draw_batches(run: str, shards: str, s: dict, steps: int) -> tuple[list[dict], list[int]]:
-    """The arrays of one run's steps (a warm-up step first) and the sentences in each."""
-    from step_batches import dynamic_torch, equal_padded, packed_jax
-
-    loader = loader_for(shards, s, pack=run in ("jax-packed", "torch-dynamic"))
-    if run == "jax-packed":
-        batches = [packed_jax(loader, i) for i in range(steps + 1)]
-        return batches, [sum(len(row) for row in loader.rows_of(i)) for i in range(steps + 1)]
-    if run == "torch-dynamic":
-        batches = [dynamic_torch(loader, i) for i in range(steps + 1)]
-    else:
-        batches = [equal_padded(loader, i)[0 if run == "jax-padded" else 1] for i in range(steps + 1)]
-        return batches, [len(loader.rows_of(i)) for i in range(steps + 1)]
-    return batches, [b["input_ids"].shape[0] for b in batches]
-
-
-def save_batches(path: Path, batches: list[dict], sentences: list[int]) -> None:
-    arrays = {f"{i}/{k}": v for i, b in enumerate(batches) for k, v in b.items()}
-    np.savez_compressed(path, sentences=np.asarray(sentences), **arrays)
-
-
-def load_batches(path: Path, steps: int) -> tuple[list[dict], list[int]]:
-    with np.load(path) as f:
-        sentences = f["sentences"].tolist()
-        if len(sentences) < steps + 1:
-            raise ValueError(f"{path}: holds {len(sentences) - 1} timed steps, --steps asks for {steps}")
-        batches: list[dict] = [{} for _ in range(steps + 1)]
-        for key in f.files:
-            if key != "sentences" and int(key.split("/")[0]) <= steps:
-                i, name = key.split("/", 1)
-                batches[int(i)][name] = f[key]
-    return batches, sentences[: steps + 1]
-
-
 def batches_for(args: argparse.Namespace, run: str, s: dict) -> tuple[list[dict], list[int]]:
     if args.batches:
         return load_batches(Path(args.batches) / f"{args.model}-{run}.npz", args.steps)
@@ -221,7 +176,6 @@ def run_torch(model_dir: str, args: argparse.Namespace, s: dict, padded: bool) -
 def run_peak(dtype: str) -> dict:
     import jax
     import torch
-
     from flops import jax_matmul_peak, torch_matmul_peak
 
     n = 8192 if torch.cuda.is_available() else 2048  # a GPU needs a larger product to fill it
